@@ -1,0 +1,1 @@
+"""paper_checks: one module per claim of the paper; ``reproduce`` runs them all."""

@@ -1,0 +1,1 @@
+"""sims: torch simulations of teachers, students and progressive distillation."""
