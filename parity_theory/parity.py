@@ -45,7 +45,7 @@ def check_pm1(x, name: str = "x", n: int | None = None) -> np.ndarray:
         bad = (arr != 1) & (arr != -1)
     if bad.any():
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(f"{name} must have entries in {{-1, +1}}; got {arr[idx]!r} at index {idx}.")
+        raise ValueError(f"{name} must have entries in {{-1, +1}}; got {arr[idx].item()!r} at index {idx}.")
     return arr.astype(np.int8, copy=False)
 
 

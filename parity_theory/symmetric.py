@@ -1,0 +1,91 @@
+"""Exact Fourier coefficients of symmetric functions of the support (Krawtchouk polynomials).
+
+For h(x) = g(sum_{i in S} x_i) with |S| = k, every A subset of S with |A| = m has the same
+coefficient, and every A not contained in S has coefficient 0:
+
+    h^_m = 2^-k * sum_{j=0..k} C(k, j) * g(k - 2j) * K_m(j) / C(k, m),
+    K_m(j) = sum_t (-1)^t C(j, t) C(k - j, m - t)     (Krawtchouk),
+
+where j is the number of -1 entries among x_S (so sum_{i in S} x_i = k - 2j).
+Reference: PAPER.md §4 (mechanism); O'Donnell, "Analysis of Boolean Functions", §5.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from numbers import Integral
+
+import numpy as np
+
+__all__ = ["krawtchouk", "krawtchouk_matrix", "fourier_by_degree", "support_spectrum", "values_by_j",
+           "relu_values"]
+
+
+def _check_k(k) -> int:
+    if isinstance(k, bool) or not isinstance(k, Integral) or k < 0:
+        raise ValueError(f"k must be an int >= 0; got k={k!r}.")
+    return int(k)
+
+
+def krawtchouk(k: int, m: int, j: int) -> int:
+    """K_m(j) = sum_t (-1)^t C(j, t) C(k - j, m - t) = sum over A with |A| = m of chi_A(x), for
+    any x in {-1,+1}^k with j entries -1 (exact integer)."""
+    k = _check_k(k)
+    for name, v in (("m", m), ("j", j)):
+        if isinstance(v, bool) or not isinstance(v, Integral) or not 0 <= v <= k:
+            raise ValueError(f"{name} must be an int in [0, k] = [0, {k}]; got {name}={v!r}.")
+    return sum((-1) ** t * math.comb(j, t) * math.comb(k - j, m - t) for t in range(0, min(j, m) + 1))
+
+
+def krawtchouk_matrix(k: int) -> np.ndarray:
+    """Exact integer matrix K[m, j] = K_m(j), shape (k+1, k+1), dtype object (Python ints)."""
+    k = _check_k(k)
+    return np.array([[krawtchouk(k, m, j) for j in range(k + 1)] for m in range(k + 1)], dtype=object)
+
+
+def fourier_by_degree(values_by_j) -> np.ndarray:
+    """Coefficients h^_m, m = 0..k, of h(x) = g(sum_{i in S} x_i) from values_by_j[j] = g(k - 2j).
+
+    values_by_j: real (k+1,), j = number of -1 entries among x_S. Returns float64 (k+1,);
+    entry m is the coefficient of chi_A for every A subset of S with |A| = m. Binomials and
+    Krawtchouk numbers are exact integers; the sum is in float64 (error ~ 1e-16 * max|g| * 2^k).
+    """
+    g = np.asarray(values_by_j)
+    if g.dtype == object or not (np.issubdtype(g.dtype, np.number) or g.dtype == bool) or np.iscomplexobj(g):
+        raise TypeError(f"values_by_j must be a real numeric array; got dtype {g.dtype}.")
+    if g.ndim != 1 or g.shape[0] < 1:
+        raise ValueError(f"values_by_j must be 1-D of length k+1 >= 1; got shape {g.shape}.")
+    g = g.astype(np.float64)
+    if not np.isfinite(g).all():
+        i = int(np.flatnonzero(~np.isfinite(g))[0])
+        raise ValueError(f"values_by_j must be finite (no NaN/inf); got {g[i].item()!r} at index {i}.")
+    k = g.shape[0] - 1
+    K = krawtchouk_matrix(k)
+    out = np.empty(k + 1, dtype=np.float64)
+    for m in range(k + 1):
+        # weights C(k, j) K_m(j) / (2^k C(k, m)) are exact rationals; evaluate each in float
+        w = np.array([math.comb(k, j) * K[m, j] / (2.0 ** k * math.comb(k, m)) for j in range(k + 1)])
+        out[m] = float(np.sum(w * g))
+    return out
+
+
+def support_spectrum(values_by_j) -> np.ndarray:
+    """Exact twin of :func:`parity_theory.fourier.support_spectrum` for h = g(sum_{i in S} x_i):
+    float64 (2^k,), entry b = h^_{popcount(b)} (b <-> {support[i] : bit i of b})."""
+    h = fourier_by_degree(values_by_j)
+    k = len(h) - 1
+    degree = np.array([bin(b).count("1") for b in range(1 << k)], dtype=np.int64)
+    return h[degree]
+
+
+def values_by_j(g: Callable[[int], float], k: int) -> np.ndarray:
+    """[g(k - 2j) for j = 0..k] as float64 (k+1,): the input to :func:`fourier_by_degree`."""
+    k = _check_k(k)
+    if not callable(g):
+        raise TypeError(f"g must be callable on the integer sum s in [-k, k]; got {type(g).__name__}.")
+    return np.array([float(g(k - 2 * j)) for j in range(k + 1)], dtype=np.float64)
+
+
+def relu_values(k: int, b: float = 0.0) -> np.ndarray:
+    """values_by_j for g(s) = ReLU(s + b) (PAPER.md §4's example; not normalised)."""
+    return values_by_j(lambda s: max(s + b, 0.0), k)
