@@ -7,4 +7,97 @@ Contract shared by every model here:
   * members never interact, so loss = sum over members of each member's mean loss gives each member
     exactly its own gradient, and element-wise optimizers (SGD, Adam, AdamW) on the stacked parameters
     equal E separate optimizers.
+
+Additions used by the generic trainer (sims/train.py, sims/distill.py):
+  * x holds the raw ±1 inputs as floats; a model converts them itself (the Transformer embeds
+    tokens (1 - x)/2);
+  * EVERY parameter and buffer has leading dimension E (member i is ``t[i]`` of every tensor of
+    ``state_dict()``); ``member_state`` / ``stack_states`` slice and stack members this way, so a
+    checkpoint of one member is a state dict with leading dimension 1;
+  * the forward must not hard-code E: a module built for E members must accept a state dict
+    stacked for E' members only through ``build_model(..., ensemble_size=E')`` (we never resize
+    in place);
+  * optional fast path: ``xent_backward(x, q) -> loss (E,)`` computes the per-member mean of
+    -sum_c q_c log softmax(z)_c and fills ``.grad`` of every parameter (hand-written backward).
+
+Registry: ``build_model(arch, n, config, ensemble_size, generators)`` with ``config`` a
+``sims.config.ModelConfig``. For arch "transformer" it calls
+``sims.models.transformer.EnsembleTransformer(n=n, n_layers=, n_heads=, head_dim=, mlp_ratio=,
+readout=, causal=, init=, ensemble_size=, generators=)`` (or a module-level ``build(n, config, ensemble_size,
+generators)`` when the module defines one).
 """
+from __future__ import annotations
+
+import importlib
+from typing import Sequence
+
+import torch
+
+__all__ = ["build_model", "member_state", "stack_states", "make_generators", "ARCHS"]
+
+ARCHS = ("mlp", "transformer")
+
+
+def make_generators(generators: Sequence[torch.Generator | int] | None, ensemble_size: int,
+                    owner: str = "model") -> list[torch.Generator]:
+    """Normalise per-member init randomness: a list of E generators (ints become CPU generators)."""
+    if generators is None:
+        raise ValueError(f"{owner}: generators must be a list of {ensemble_size} torch.Generator or int seeds; got None.")
+    gens = list(generators)
+    if len(gens) != ensemble_size:
+        raise ValueError(f"{owner}: need one generator per member (ensemble_size={ensemble_size}); got {len(gens)}.")
+    out = []
+    for g in gens:
+        if isinstance(g, torch.Generator):
+            out.append(g)
+        elif isinstance(g, int) and not isinstance(g, bool):
+            gg = torch.Generator()
+            gg.manual_seed(g)
+            out.append(gg)
+        else:
+            raise TypeError(f"{owner}: generators must hold torch.Generator or int seeds; got {type(g).__name__}.")
+    return out
+
+
+def build_model(arch: str, n: int, config, ensemble_size: int, generators) -> torch.nn.Module:
+    """An ensemble model of ``arch`` ('mlp' | 'transformer') with E = ensemble_size members,
+    inputs of dimension n, shape from ``config`` (sims.config.ModelConfig), per-member init from
+    ``generators`` (E torch.Generator or int seeds). The model lives on CPU; move it with .to()."""
+    if arch not in ARCHS:
+        raise ValueError(f"build_model: arch must be one of {list(ARCHS)}; got {arch!r}.")
+    if arch != getattr(config, "arch", arch):
+        raise ValueError(f"build_model: arch={arch!r} disagrees with config.arch={config.arch!r}.")
+    if arch == "mlp":
+        from .mlp import EnsembleMLP
+
+        return EnsembleMLP(n=n, width=config.width, depth=config.depth, ensemble_size=ensemble_size,
+                           generators=generators)
+    if arch == "transformer":
+        try:
+            mod = importlib.import_module("sims.models.transformer")
+        except ImportError as exc:  # pragma: no cover - depends on the other module being present
+            raise ImportError(f"build_model: arch 'transformer' needs sims/models/transformer.py ({exc}).") from exc
+        if hasattr(mod, "build"):
+            return mod.build(n=n, config=config, ensemble_size=ensemble_size, generators=generators)
+        return mod.EnsembleTransformer(n=n, n_layers=config.n_layers, n_heads=config.n_heads,
+                                       head_dim=config.head_dim, mlp_ratio=config.mlp_ratio,
+                                       readout=config.readout, causal=config.causal, init=config.init,
+                                       ensemble_size=ensemble_size, generators=generators)
+    raise ValueError(f"build_model: arch must be one of {list(ARCHS)}; got {arch!r}.")
+
+
+def member_state(state: dict[str, torch.Tensor], index: int | Sequence[int]) -> dict[str, torch.Tensor]:
+    """Members ``index`` of a stacked state dict (leading dim E), keeping the leading dim."""
+    idx = [index] if isinstance(index, int) else list(index)
+    return {k: v[idx].detach().clone().contiguous() for k, v in state.items()}
+
+
+def stack_states(states: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Concatenate state dicts along the leading (member) dimension; keys must agree."""
+    if not states:
+        raise ValueError("stack_states: need at least one state dict; got none.")
+    keys = list(states[0])
+    for i, s in enumerate(states[1:], 1):
+        if list(s) != keys:
+            raise ValueError(f"stack_states: state {i} has keys {sorted(s)}, expected {sorted(keys)}.")
+    return {k: torch.cat([s[k] for s in states], dim=0) for k in keys}

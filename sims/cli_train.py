@@ -1,0 +1,225 @@
+"""``pdistill teacher`` and ``pdistill student``: thin argparse front-ends to sims.train / sims.distill.
+
+Settings come from defaults (PAPER.md §3 tiny config), then ``--config FILE.toml`` (top level or a
+[teacher] / [student] table, with [task] / [model] / [optim] sub-tables), then the flags given.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+__all__ = ["teacher_main", "student_main"]
+
+
+def _model_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model")
+    g.add_argument("--arch", choices=["mlp", "transformer"], help="model family (default mlp)")
+    g.add_argument("--width", type=int, help="MLP hidden width")
+    g.add_argument("--depth", type=int, help="MLP hidden layers (default 1)")
+    g.add_argument("--n-layers", type=int, help="Transformer layers")
+    g.add_argument("--n-heads", type=int, help="Transformer heads")
+    g.add_argument("--head-dim", type=int, help="Transformer head dimension (paper: 8)")
+    g.add_argument("--readout", choices=["last", "cls"], help="Transformer class readout")
+
+
+def _optim_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("optimizer")
+    g.add_argument("--optimizer", choices=["sgd", "adam", "adamw"], help="default adam")
+    g.add_argument("--lr", type=float, help="learning rate (default 3e-3)")
+    g.add_argument("--momentum", type=float, help="SGD momentum")
+    g.add_argument("--weight-decay", type=float, help="weight decay")
+    g.add_argument("--schedule", choices=["constant", "warmup_cosine"], help="learning-rate schedule")
+    g.add_argument("--warmup-frac", type=float, help="warmup fraction (warmup_cosine)")
+    g.add_argument("--grad-clip", type=float, help="max gradient norm per model")
+
+
+def _common_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", type=Path, help="TOML file with the settings (flags override it)")
+    p.add_argument("--batch", type=int, help="batch size (default 32)")
+    p.add_argument("--steps", type=int, help="training steps")
+    p.add_argument("--eval-every", type=int, help="evaluate every this many steps (default 100)")
+    p.add_argument("--eval-size", type=int, help="held-out samples (default 4096)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _put(d: dict, path: str, value) -> None:
+    if value is None:
+        return
+    keys = path.split(".")
+    for k in keys[:-1]:
+        d = d.setdefault(k, {})
+    d[keys[-1]] = value
+
+
+def _model_optim(d: dict, a: argparse.Namespace) -> None:
+    for flag, key in (("arch", "arch"), ("width", "width"), ("depth", "depth"), ("n_layers", "n_layers"),
+                      ("n_heads", "n_heads"), ("head_dim", "head_dim"), ("readout", "readout")):
+        _put(d, f"model.{key}", getattr(a, flag))
+    for flag, key in (("optimizer", "name"), ("lr", "lr"), ("momentum", "momentum"), ("weight_decay", "weight_decay"),
+                      ("schedule", "schedule"), ("warmup_frac", "warmup_frac"), ("grad_clip", "grad_clip")):
+        _put(d, f"optim.{key}", getattr(a, flag))
+
+
+def _base(a: argparse.Namespace, table: str, default_model: dict) -> dict:
+    from .config import load_toml
+
+    d: dict = {}
+    if a.config is not None:
+        raw = load_toml(a.config)
+        d = dict(raw.get(table, raw)) if isinstance(raw.get(table, raw), dict) else {}
+        for other in ("teacher", "student"):
+            if other != table:
+                d.pop(other, None)
+    d.setdefault("model", dict(default_model))
+    return d
+
+
+def _fail(prog: str, exc: BaseException) -> int:
+    print(f"pdistill {prog}: error: {exc}", file=sys.stderr)
+    return 2
+
+
+def teacher_main(argv: list[str] | None = None) -> int:
+    """pdistill teacher: train one teacher (or several seeds as one ensemble) with checkpoints."""
+    p = argparse.ArgumentParser(prog="pdistill teacher", description="Train a sparse-parity teacher with checkpoints checkpoint-<step>/ (resumable).")
+    p.add_argument("--out", type=Path, required=True, help="run directory (several seeds: DIR/seed-<s>/)")
+    p.add_argument("--n", type=int, help="input dimension (default 40)")
+    p.add_argument("--k", type=int, help="support size (default 4)")
+    p.add_argument("--support-seed", type=int, help="seed of the random support (default 0)")
+    p.add_argument("--support", help="explicit support, comma-separated 0-based indices")
+    p.add_argument("--ckpt-every", type=int, help="checkpoint every this many steps (default 100)")
+    p.add_argument("--seed", type=int, help="training seed (init + data), default 0")
+    p.add_argument("--seeds", help="several seeds trained as one ensemble, e.g. 0,1,2 or a count like 5")
+    _common_args(p)
+    _model_args(p)
+    _optim_args(p)
+    a = p.parse_args(argv)
+    try:
+        import torch
+
+        from .config import TeacherConfig
+        from .train import train_teacher, train_teachers
+
+        if a.threads:
+            torch.set_num_threads(a.threads)
+        d = _base(a, "teacher", {"width": 500})
+        _put(d, "task.n", a.n)
+        _put(d, "task.k", a.k)
+        _put(d, "task.support_seed", a.support_seed)
+        if a.support:
+            sup = [int(s) for s in a.support.split(",") if s.strip()]
+            _put(d, "task.support", sup)
+            if a.k is None:
+                _put(d, "task.k", len(sup))
+        for flag in ("steps", "batch", "ckpt_every", "eval_every", "eval_size", "seed"):
+            _put(d, flag, getattr(a, flag))
+        _model_optim(d, a)
+        cfg = TeacherConfig.from_dict(d)
+        if a.seeds:
+            seeds = _parse_seeds(a.seeds)
+            runs = train_teachers(cfg, seeds, a.out, device=a.device, progress=not a.quiet)
+        else:
+            runs = [train_teacher(cfg, a.out, device=a.device, progress=not a.quiet)]
+    except (ValueError, TypeError, FileNotFoundError, FloatingPointError) as exc:
+        return _fail("teacher", exc)
+    for r in runs:
+        accs = r.accuracies()
+        t95 = next((s for s in r.steps if accs[s] >= 0.95), None)
+        print(f"teacher seed {r.config.seed}: accuracy {accs[r.final_step]:.3f} at step {r.final_step}; "
+              f"first checkpoint >= 0.95 at {t95 if t95 is not None else 'never'}; "
+              f"{len(r.steps)} checkpoints in {r.out_dir}")
+    return 0
+
+
+def _parse_seeds(text: str) -> list[int]:
+    text = str(text).strip()
+    if "," not in text and text.isdigit():
+        return list(range(int(text)))
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise ValueError(f"--seeds must be a count (e.g. 5) or a comma-separated list of ints; got {text!r}.") from None
+
+
+def _existing_results(out: Path, cfg, run):
+    """StudentResults in ``out`` made with the same student config and teacher, else None."""
+    from .config import config_hash
+    from .distill import StudentResults
+
+    try:
+        res = StudentResults.load(out)
+    except (FileNotFoundError, ValueError, OSError):
+        return None
+    same = (res.config is not None and config_hash(res.config) == config_hash(cfg)
+            and res.meta.get("teacher_config_hash") == config_hash(run.config)
+            and res.meta.get("teacher_final_step") == run.final_step)
+    return res if same else None
+
+
+def student_main(argv: list[str] | None = None) -> int:
+    """pdistill student: distil students from a teacher run with several strategies and seeds."""
+    p = argparse.ArgumentParser(prog="pdistill student", description="Distil students (strategies x seeds, one ensemble) from a teacher run.")
+    p.add_argument("--teacher", type=Path, required=True, help="teacher run directory (pdistill teacher --out)")
+    p.add_argument("--out", type=Path, required=True, help="output dir: results.parquet, curves.parquet, config.json")
+    p.add_argument("--strategies", help="comma-separated: ce,one_shot,progressive,two_shot,k_shot")
+    p.add_argument("--seeds", help="number of seeds (0..N-1) or a comma-separated list")
+    p.add_argument("--tau", type=float, help="teacher temperature (0 = argmax labels; default 1)")
+    p.add_argument("--alpha", type=float, help="weight of label CE in alpha*CE + (1-alpha)*KD (default 0)")
+    p.add_argument("--multiplier", type=float, help="progressive: teacher steps per student step (default 1)")
+    p.add_argument("--interval", type=int, help="progressive: update the checkpoint every this many student steps")
+    p.add_argument("--lookahead", type=int, help="progressive: checkpoints ahead of the student (default 1; 0 = current)")
+    p.add_argument("--plateau-patience", type=int, help="progressive: advance when accuracy plateaus this many evals")
+    p.add_argument("--two-shot-threshold", type=float, help="two_shot: first checkpoint with teacher accuracy >= this (0.6)")
+    p.add_argument("--two-shot-checkpoint", type=int, help="two_shot: explicit checkpoint step")
+    p.add_argument("--two-shot-steps", type=int, help="two_shot: student steps on that checkpoint (default: its step)")
+    p.add_argument("--k-shot", help="k_shot pairs checkpoint:steps,checkpoint:steps (then the final teacher)")
+    p.add_argument("--early-stop", action="store_true", help="stop once every student reached 99%%")
+    p.add_argument("--force", action="store_true", help="retrain even if --out already holds these results")
+    _common_args(p)
+    _model_args(p)
+    _optim_args(p)
+    a = p.parse_args(argv)
+    try:
+        import torch
+
+        from .config import StudentConfig
+        from .distill import train_students
+        from .train import TeacherRun
+
+        if a.threads:
+            torch.set_num_threads(a.threads)
+        d = _base(a, "student", {"width": 16})
+        for flag in ("steps", "batch", "eval_every", "eval_size", "tau", "alpha"):
+            _put(d, flag, getattr(a, flag))
+        for flag, key in (("multiplier", "progressive_multiplier"), ("interval", "progressive_interval"),
+                          ("lookahead", "progressive_lookahead"), ("plateau_patience", "plateau_patience"),
+                          ("two_shot_threshold", "two_shot_threshold"), ("two_shot_checkpoint", "two_shot_checkpoint"),
+                          ("two_shot_steps", "two_shot_steps")):
+            _put(d, key, getattr(a, flag))
+        if a.strategies:
+            d["strategies"] = [s.strip() for s in a.strategies.split(",") if s.strip()]
+        if a.seeds:
+            d["seeds"] = _parse_seeds(a.seeds)
+        if a.k_shot:
+            try:
+                d["k_shot_pairs"] = [tuple(int(v) for v in pair.split(":")) for pair in a.k_shot.split(",") if pair.strip()]
+            except ValueError:
+                raise ValueError(f"--k-shot must look like 400:400,800:200; got {a.k_shot!r}.") from None
+        if a.early_stop:
+            d["early_stop"] = True
+        _model_optim(d, a)
+        cfg = StudentConfig.from_dict(d)
+        run = TeacherRun.load(a.teacher)
+        res = None if a.force else _existing_results(a.out, cfg, run)
+        if res is None:
+            res = train_students(run, None, cfg, device=a.device, progress=not a.quiet)
+            res.save(a.out)
+        else:
+            print(f"pdistill student: {a.out} already holds these results (same config and teacher); --force retrains.")
+    except (ValueError, TypeError, FileNotFoundError, FloatingPointError) as exc:
+        return _fail("student", exc)
+    print(f"{res.one_line()}  [{len(cfg.seeds)} seeds, {cfg.steps} steps; results in {a.out}/results.parquet]")
+    return 0

@@ -1,0 +1,477 @@
+"""Student strategies (CE, one-shot, progressive, k-shot / 2-shot), the distillation loss, and
+``train_students``: every strategy x seed trained as ONE ensemble.
+
+Loss of a member on a batch (Panigrahi et al. 2025, §2):
+    L = -(1/B) sum_b sum_c q_bc log p_S(c | x_b),
+    q = alpha * onehot(label) + (1 - alpha) * p_T,   p_T = softmax(teacher logits / tau)
+(tau = 0: p_T = onehot(argmax teacher logits)); the CE strategy uses q = onehot(label).
+
+A strategy maps the student step t (0-based update index) to the teacher checkpoint step that
+supervises it (None = labels):
+    ce           None
+    one_shot     final checkpoint
+    progressive  grid[min(i(t) + lookahead, last)], i(t) = index of the largest checkpoint
+                 <= floor(t / interval) * interval * multiplier; lookahead 1 (default) is one
+                 checkpoint ahead of the student (PAPER.md §3: safer), 0 the "current" rule;
+                 with plateau_patience set, the index instead starts at ``lookahead`` and
+                 advances by one whenever the student's held-out accuracy has not improved by
+                 plateau_delta over the last plateau_patience evaluations.
+    k_shot       pairs (c_1, s_1), ..., (c_k, s_k): c_1 for s_1 steps, then c_2 for s_2, ...,
+                 then the final checkpoint.
+    two_shot     k_shot with one pair (c, s): c = the given checkpoint, or the first whose teacher
+                 accuracy >= threshold (default 0.6, PAPER.md §3); s = given, or c.
+
+Per seed, all strategies share the student init and the data stream (paired comparison).
+"""
+from __future__ import annotations
+
+import bisect
+import json
+import math
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .config import StudentConfig, config_hash, derive_seed
+from .data import ParityStream, eval_set, sample_streams
+from .devices import resolve_device
+from .models import build_model, stack_states
+from .train import (CheckpointError, TeacherRun, atomic_write_parquet, atomic_write_text, ensemble_step,
+                    evaluate, make_optimizer, set_lr, _progress)
+
+__all__ = [
+    "Strategy", "CE", "OneShot", "Progressive", "KShot", "TwoShot", "make_strategy",
+    "StudentResults", "train_students", "first_reach", "distill_targets",
+]
+
+
+# ----------------------------------------------------------------------------- strategies
+class Schedule:
+    """A strategy bound to a teacher's checkpoint grid: ``teacher_step(t)``; adaptive ones ``observe``."""
+
+    adaptive = False
+
+    def teacher_step(self, t: int) -> int | None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def observe(self, step: int, accuracy: float) -> None:
+        return None
+
+    def steps_used(self, total: int) -> set[int]:
+        """Every checkpoint step the schedule may name within ``total`` student steps."""
+        raise NotImplementedError
+
+
+class _Fixed(Schedule):
+    def __init__(self, segments: list[tuple[int, int]], final: int | None):
+        # segments: (checkpoint, n_steps) in order, then ``final`` forever
+        self.bounds = list(np.cumsum([s for _, s in segments])) if segments else []
+        self.ckpts = [c for c, _ in segments]
+        self.final = final
+
+    def teacher_step(self, t: int) -> int | None:
+        i = bisect.bisect_right(self.bounds, t)
+        return self.ckpts[i] if i < len(self.ckpts) else self.final
+
+    def steps_used(self, total: int) -> set[int]:
+        out = {c for c, b0 in zip(self.ckpts, [0] + self.bounds[:-1]) if b0 < total}
+        if self.final is not None and (not self.bounds or self.bounds[-1] < total):
+            out.add(self.final)
+        return out
+
+
+class _ProgressiveSchedule(Schedule):
+    def __init__(self, grid: list[int], multiplier: float, interval: int, lookahead: int,
+                 patience: int | None, delta: float):
+        self.grid, self.mult, self.interval, self.look = grid, multiplier, interval, lookahead
+        self.patience, self.delta = patience, delta
+        self.adaptive = patience is not None
+        self.ptr = min(lookahead, len(grid) - 1)
+        self.accs: list[float] = []
+
+    def teacher_step(self, t: int) -> int:
+        if self.adaptive:
+            return self.grid[self.ptr]
+        tq = (t // self.interval) * self.interval
+        i = bisect.bisect_right(self.grid, tq * self.mult + 1e-9) - 1
+        return self.grid[min(max(i, 0) + self.look, len(self.grid) - 1)]
+
+    def observe(self, step: int, accuracy: float) -> None:
+        if not self.adaptive:
+            return
+        self.accs.append(float(accuracy))
+        p = self.patience
+        if len(self.accs) > p and max(self.accs[-p:]) < max(self.accs[:-p]) + self.delta:
+            self.ptr = min(self.ptr + 1, len(self.grid) - 1)
+            self.accs = self.accs[-1:]
+
+    def steps_used(self, total: int) -> set[int]:
+        if self.adaptive:
+            return set(self.grid[self.ptr:])
+        return {self.teacher_step(t) for t in range(0, total, self.interval)} | {self.teacher_step(total - 1)}
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """Base of the strategy specs; ``bind(grid, accuracy)`` resolves it against a teacher run."""
+
+    name: str = ""
+
+    def bind(self, grid: Sequence[int], accuracy: dict[int, float]) -> Schedule:  # pragma: no cover
+        raise NotImplementedError
+
+    @property
+    def uses_teacher(self) -> bool:
+        return True
+
+
+@dataclass(frozen=True)
+class CE(Strategy):
+    name: str = "ce"
+
+    def bind(self, grid, accuracy):
+        return _Fixed([], None)
+
+    @property
+    def uses_teacher(self) -> bool:
+        return False
+
+
+@dataclass(frozen=True)
+class OneShot(Strategy):
+    name: str = "one_shot"
+
+    def bind(self, grid, accuracy):
+        return _Fixed([], int(grid[-1]))
+
+
+@dataclass(frozen=True)
+class Progressive(Strategy):
+    name: str = "progressive"
+    multiplier: float = 1.0
+    interval: int = 1
+    lookahead: int = 1
+    plateau_patience: int | None = None
+    plateau_delta: float = 0.005
+
+    def __post_init__(self):
+        if not (isinstance(self.multiplier, (int, float)) and self.multiplier > 0):
+            raise ValueError(f"Progressive.multiplier must be a positive number; got {self.multiplier!r}.")
+        if not (isinstance(self.interval, int) and self.interval >= 1):
+            raise ValueError(f"Progressive.interval must be a positive int; got {self.interval!r}.")
+        if not (isinstance(self.lookahead, int) and self.lookahead >= 0):
+            raise ValueError(f"Progressive.lookahead must be an int >= 0; got {self.lookahead!r}.")
+        if self.plateau_patience is not None and not (isinstance(self.plateau_patience, int) and self.plateau_patience >= 1):
+            raise ValueError(f"Progressive.plateau_patience must be None or a positive int; got {self.plateau_patience!r}.")
+
+    def bind(self, grid, accuracy):
+        return _ProgressiveSchedule(sorted(int(g) for g in grid), float(self.multiplier), self.interval,
+                                    self.lookahead, self.plateau_patience, float(self.plateau_delta))
+
+
+@dataclass(frozen=True)
+class KShot(Strategy):
+    name: str = "k_shot"
+    pairs: tuple[tuple[int, int], ...] = ()
+
+    def __post_init__(self):
+        if not self.pairs:
+            raise ValueError("KShot.pairs must hold at least one (checkpoint_step, student_steps) pair; got ().")
+        for p in self.pairs:
+            if len(p) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0 for v in p):
+                raise ValueError(f"KShot.pairs must hold (checkpoint_step, student_steps) pairs of ints >= 0; got {p!r}.")
+        object.__setattr__(self, "pairs", tuple((int(a), int(b)) for a, b in self.pairs))
+
+    def bind(self, grid, accuracy):
+        grid = [int(g) for g in grid]
+        for c, _ in self.pairs:
+            if c not in grid:
+                raise CheckpointError(f"{self.name}: teacher has no checkpoint at step {c}; available: {grid}.")
+        return _Fixed(list(self.pairs), grid[-1])
+
+
+@dataclass(frozen=True)
+class TwoShot(Strategy):
+    name: str = "two_shot"
+    threshold: float = 0.6
+    checkpoint: int | None = None
+    steps: int | None = None
+
+    def __post_init__(self):
+        if not (0.0 <= float(self.threshold) <= 1.0):
+            raise ValueError(f"TwoShot.threshold must lie in [0, 1]; got {self.threshold!r}.")
+
+    def choose(self, grid: Sequence[int], accuracy: dict[int, float]) -> int:
+        """The supervising checkpoint: the given one, or the first with accuracy >= threshold."""
+        grid = [int(g) for g in grid]
+        if self.checkpoint is not None:
+            if int(self.checkpoint) not in grid:
+                raise CheckpointError(f"{self.name}: teacher has no checkpoint at step {self.checkpoint}; available: {grid}.")
+            return int(self.checkpoint)
+        for g in grid:
+            if accuracy[g] >= self.threshold:
+                return g
+        raise ValueError(f"{self.name}: no teacher checkpoint reaches accuracy {self.threshold}; best is {max(accuracy.values()):.3f}. "
+                         "Train the teacher longer or lower two_shot_threshold.")
+
+    def bind(self, grid, accuracy):
+        c = self.choose(grid, accuracy)
+        return _Fixed([(c, int(self.steps) if self.steps is not None else c)], int(sorted(grid)[-1]))
+
+
+def make_strategy(name: str, config: StudentConfig | None = None) -> Strategy:
+    """A strategy spec from its name and the StudentConfig's parameters."""
+    c = config or StudentConfig()
+    if name == "ce":
+        return CE()
+    if name == "one_shot":
+        return OneShot()
+    if name == "progressive":
+        return Progressive(multiplier=c.progressive_multiplier, interval=c.progressive_interval,
+                           lookahead=c.progressive_lookahead, plateau_patience=c.plateau_patience,
+                           plateau_delta=c.plateau_delta)
+    if name == "two_shot":
+        return TwoShot(threshold=c.two_shot_threshold, checkpoint=c.two_shot_checkpoint, steps=c.two_shot_steps)
+    if name == "k_shot":
+        return KShot(pairs=c.k_shot_pairs)
+    raise ValueError(f"strategy must be one of ce, one_shot, progressive, two_shot, k_shot (or a Strategy); got {name!r}.")
+
+
+# ----------------------------------------------------------------------------- loss targets
+def distill_targets(teacher_logits: torch.Tensor, labels: torch.Tensor, tau: float, alpha: float) -> torch.Tensor:
+    """q = alpha*onehot(labels) + (1-alpha)*softmax(teacher_logits/tau) (tau=0: onehot argmax).
+    teacher_logits (..., 2), labels (...) int64 -> q (..., 2)."""
+    if tau == 0:
+        pt = torch.nn.functional.one_hot(teacher_logits.argmax(-1), teacher_logits.shape[-1]).to(teacher_logits.dtype)
+    else:
+        pt = torch.softmax(teacher_logits / tau, dim=-1)
+    if alpha == 0:
+        return pt
+    oh = torch.nn.functional.one_hot(labels, teacher_logits.shape[-1]).to(pt.dtype)
+    return alpha * oh + (1 - alpha) * pt
+
+
+def first_reach(steps: np.ndarray, acc: np.ndarray, threshold: float) -> float:
+    """First step with acc >= threshold, +inf when never reached."""
+    hit = np.flatnonzero(np.asarray(acc) >= threshold)
+    return float(np.asarray(steps)[hit[0]]) if hit.size else math.inf
+
+
+# ----------------------------------------------------------------------------- results
+@dataclass
+class StudentResults:
+    """summary: one row per (strategy, seed): strategy, seed, t95, t99, samples95, samples99,
+    final_accuracy (inf = not reached). curves: strategy, seed, step, accuracy, loss, teacher_step."""
+
+    summary: pd.DataFrame
+    curves: pd.DataFrame
+    config: StudentConfig | None = None
+    teacher_dir: str | None = None
+    meta: dict = field(default_factory=dict)
+
+    def median(self, column: str = "t95") -> pd.Series:
+        """Median of ``column`` per strategy (inf counts as inf)."""
+        return self.summary.groupby("strategy", sort=False)[column].median()
+
+    def save(self, out_dir: str | Path) -> Path:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_parquet(out / "results.parquet", self.summary)
+        atomic_write_parquet(out / "curves.parquet", self.curves)
+        rec = {"config": self.config.to_dict() if self.config else None,
+               "config_hash": config_hash(self.config) if self.config else None,
+               "teacher_dir": self.teacher_dir, **self.meta}
+        atomic_write_text(out / "config.json", json.dumps(rec, indent=2, sort_keys=True, default=str))
+        return out
+
+    @classmethod
+    def load(cls, out_dir: str | Path) -> "StudentResults":
+        out = Path(out_dir)
+        for f in ("results.parquet", "curves.parquet"):
+            if not (out / f).is_file():
+                raise FileNotFoundError(f"StudentResults.load: {str(out / f)!r} is missing.")
+        rec = json.loads((out / "config.json").read_text()) if (out / "config.json").is_file() else {}
+        cfg = StudentConfig.from_dict(rec["config"]) if rec.get("config") else None
+        meta = {k: v for k, v in rec.items() if k not in ("config", "config_hash", "teacher_dir")}
+        return cls(pd.read_parquet(out / "results.parquet"), pd.read_parquet(out / "curves.parquet"), cfg,
+                   rec.get("teacher_dir"), meta)
+
+    def one_line(self) -> str:
+        med = self.median("t95")
+        reached = self.summary.assign(ok=np.isfinite(self.summary.t95)).groupby("strategy", sort=False)["ok"].sum()
+        n = self.summary.groupby("strategy", sort=False).size()
+        parts = [f"{s}={_fmt(med[s])} ({int(reached[s])}/{int(n[s])})" for s in med.index]
+        return "median t95: " + ", ".join(parts)
+
+
+def _fmt(v: float) -> str:
+    return "inf" if not np.isfinite(v) else f"{v:g}"
+
+
+# ----------------------------------------------------------------------------- training
+class _TeacherBank:
+    """Teacher checkpoints held in memory; sub-ensembles for a tuple of steps built on demand (LRU)."""
+
+    def __init__(self, run: TeacherRun, steps: set[int], dev: torch.device, cache: int = 8):
+        self.run, self.dev, self.cache = run, dev, cache
+        for s in sorted(steps):  # fail early (missing / other-arch checkpoints), load lazily
+            run.meta(s)
+        self._states: OrderedDict[int, dict] = OrderedDict()
+        self.models: OrderedDict[tuple[int, ...], torch.nn.Module] = OrderedDict()
+
+    def state(self, step: int) -> dict:
+        st = self._states.get(step)
+        if st is None:
+            st = self._states[step] = self.run.state_at(step)
+            if len(self._states) > 4 * self.cache:
+                self._states.popitem(last=False)
+        else:
+            self._states.move_to_end(step)
+        return st
+
+    def model(self, steps: tuple[int, ...]) -> torch.nn.Module:
+        m = self.models.get(steps)
+        if m is None:
+            r = self.run
+            m = build_model(r.arch, r.task.n, r.config.model, len(steps), [0] * len(steps))
+            try:
+                m.load_state_dict(stack_states([self.state(s) for s in steps]), strict=True)
+            except RuntimeError as exc:
+                raise CheckpointError(f"teacher checkpoints {list(steps)} in {str(r.out_dir)!r} do not fit the run's "
+                                      f"{r.arch!r} config ({str(exc).splitlines()[0]}).") from None
+            m = m.to(self.dev).eval().requires_grad_(False)
+            self.models[steps] = m
+            if len(self.models) > self.cache:
+                self.models.popitem(last=False)
+        else:
+            self.models.move_to_end(steps)
+        return m
+
+
+def train_students(teacher_run: TeacherRun | str | Path, strategies: Sequence[str | Strategy] | None = None,
+                   config: StudentConfig | None = None, device: str | torch.device = "auto",
+                   progress: bool = True, manual_backward: bool = True,
+                   require_finished: bool = True) -> StudentResults:
+    """Distil students from ``teacher_run`` with every strategy x seed as one ensemble.
+
+    Members are ordered strategy-major (member = i_strategy * n_seeds + i_seed). Returns
+    StudentResults (.summary, .curves). Deterministic on CPU for a given config.
+    """
+    run = teacher_run if isinstance(teacher_run, TeacherRun) else TeacherRun.load(teacher_run)
+    cfg = config if config is not None else StudentConfig()
+    if not isinstance(cfg, StudentConfig):
+        raise TypeError(f"train_students: config must be a StudentConfig; got {type(cfg).__name__}.")
+    if require_finished and not run.finished:
+        raise CheckpointError(f"train_students: teacher run {str(run.out_dir)!r} is unfinished (last checkpoint {run.final_step} "
+                              f"of {run.config.steps}); finish it with train_teacher or pass require_finished=False.")
+    specs = [make_strategy(s, cfg) if isinstance(s, str) else s for s in (strategies if strategies is not None else cfg.strategies)]
+    for s in specs:
+        if not isinstance(s, Strategy):
+            raise TypeError(f"train_students: strategies must be names or Strategy objects; got {type(s).__name__}.")
+    names = [s.name for s in specs]
+    if len(set(names)) != len(names) or not names:
+        raise ValueError(f"train_students: strategy names must be distinct and non-empty; got {names}.")
+    dev = resolve_device(device)
+    task = run.task
+    grid = list(run.steps)
+    acc = run.accuracies() if any(isinstance(s, TwoShot) for s in specs) else {}
+    seeds = list(cfg.seeds)
+    S, K = len(seeds), len(specs)
+    E = S * K
+    # per-member schedules (adaptive ones need their own state)
+    scheds = [[spec.bind(grid, acc) for _ in range(S)] if _is_adaptive(spec) else [spec.bind(grid, acc)] * S for spec in specs]
+    used: set[int] = set()
+    for row in scheds:
+        for sc in ({id(x): x for x in row}).values():
+            used |= sc.steps_used(cfg.steps)
+    bank = _TeacherBank(run, used, dev)
+    any_adaptive = any(sc.adaptive for row in scheds for sc in row)
+
+    model = build_model(cfg.model.arch, task.n, cfg.model, E,
+                        [derive_seed(seeds[j], "student-init") for _ in range(K) for j in range(S)]).to(dev)
+    opt = make_optimizer(list(model.parameters()), cfg.optim)
+    streams = [ParityStream(task, derive_seed(sd, "student-data")) for sd in seeds]
+    x_ev, c_ev = eval_set(task, cfg.eval_size, cfg.eval_seed)
+    x_ev, c_ev = x_ev.to(dev), c_ev.to(dev)
+    seed_idx = torch.arange(S, device=dev).repeat(K)  # member -> seed index
+    rows: list[dict] = []
+    cur_steps: list[int | None] = [None] * E
+
+    def record(step: int) -> np.ndarray:
+        a, l = evaluate(model, x_ev, c_ev)
+        if not np.all(np.isfinite(l)):
+            bad = sorted({names[e // S] + f"/seed{seeds[e % S]}" for e in np.flatnonzero(~np.isfinite(l))})
+            raise FloatingPointError(f"student training diverged: non-finite loss at step {step} for {bad} "
+                                     f"(lr={cfg.optim.lr}); lower the learning rate or set grad_clip.")
+        for e in range(E):
+            ts = cur_steps[e]
+            rows.append({"strategy": names[e // S], "seed": seeds[e % S], "step": step, "accuracy": float(a[e]),
+                         "loss": float(l[e]), "teacher_step": float("nan") if ts is None else float(ts)})
+            if any_adaptive:
+                scheds[e // S][e % S].observe(step, float(a[e]))
+        return a
+
+    index_cache: dict[tuple, tuple] = {}
+
+    def plan(t: int):
+        ck = tuple(scheds[i][j].teacher_step(t) for i in range(K) for j in range(S)) if any_adaptive else \
+            tuple(c for i in range(K) for c in [scheds[i][0].teacher_step(t)] * S)
+        hit = index_cache.get(ck)
+        if hit is None:
+            uniq = tuple(sorted({c for c in ck if c is not None}))
+            pos = {c: u for u, c in enumerate(uniq)}
+            members = [e for e, c in enumerate(ck) if c is not None]
+            mem = torch.tensor(members, dtype=torch.int64, device=dev)
+            u_idx = torch.tensor([pos[ck[e]] for e in members], dtype=torch.int64, device=dev)
+            hit = (ck, uniq, mem, u_idx, seed_idx[mem] if members else None)
+            if len(index_cache) > 64:
+                index_cache.clear()
+            index_cache[ck] = hit
+        return hit
+
+    reached99 = np.zeros(E, dtype=bool)
+    acc0 = record(0)
+    reached99 |= acc0 >= 0.99
+    bar = _progress(range(cfg.steps), progress, f"students {K}x{S}")
+    for t in bar:
+        set_lr(opt, cfg.optim.lr_at(t, cfg.steps))
+        xS, cS = sample_streams(streams, cfg.batch)
+        xS, cS = xS.to(dev), cS.to(dev)       # (S, B, n), (S, B)
+        ck, uniq, mem, u_idx, m_seed = plan(t)
+        cur_steps = list(ck)
+        labels = cS[seed_idx]                 # (E, B)
+        q = torch.nn.functional.one_hot(labels, 2).to(torch.float32)
+        if uniq:
+            with torch.no_grad():
+                tz = bank.model(uniq)(xS.reshape(S * cfg.batch, -1))       # (U, S*B, 2)
+                tz = tz.reshape(len(uniq), S, cfg.batch, 2)[u_idx, m_seed]  # (E', B, 2)
+                q[mem] = distill_targets(tz.float(), labels[mem], cfg.tau, cfg.alpha)
+        x = xS[seed_idx]                      # (E, B, n)
+        ensemble_step(model, opt, x, q, cfg.optim.grad_clip, manual_backward)
+        step = t + 1
+        if step % cfg.eval_every == 0 or step == cfg.steps:
+            a = record(step)
+            reached99 |= a >= 0.99
+            if cfg.early_stop and reached99.all():
+                break
+    curves = pd.DataFrame(rows, columns=["strategy", "seed", "step", "accuracy", "loss", "teacher_step"])
+    summ = []
+    for (name, sd), g in curves.groupby(["strategy", "seed"], sort=False):
+        t95 = first_reach(g.step.values, g.accuracy.values, 0.95)
+        t99 = first_reach(g.step.values, g.accuracy.values, 0.99)
+        summ.append({"strategy": name, "seed": int(sd), "t95": t95, "t99": t99, "samples95": t95 * cfg.batch,
+                     "samples99": t99 * cfg.batch, "final_accuracy": float(g.accuracy.values[-1])})
+    summary = pd.DataFrame(summ, columns=["strategy", "seed", "t95", "t99", "samples95", "samples99", "final_accuracy"])
+    meta = {"strategies": [repr(s) for s in specs], "teacher_config_hash": config_hash(run.config),
+            "teacher_final_step": run.final_step,
+            "checkpoints_used": sorted(used)}
+    return StudentResults(summary, curves, cfg, str(run.out_dir), meta)
+
+
+def _is_adaptive(spec: Strategy) -> bool:
+    return isinstance(spec, Progressive) and spec.plateau_patience is not None

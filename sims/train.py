@@ -1,0 +1,544 @@
+"""Teacher training with checkpoints ``checkpoint-<step>/``, resumable, plus the shared ensemble engine.
+
+One teacher run directory holds::
+
+    config.json                 TeacherConfig.to_dict() (+ its hash)
+    history.parquet             step, loss, accuracy (held-out), train_loss (mean since last row)
+    checkpoint-<step>/          model.safetensors (state dict with member dim 1),
+                                state.safetensors (optimizer state + data-generator state),
+                                meta.json (config, step, seed, arch, eval accuracy and loss)
+
+Everything is written atomically (temp name + os.replace). Training samples fresh batches from a
+seeded generator; a run resumes from its last checkpoint and then equals an uninterrupted run
+exactly (CPU). Several seeds of one config train as one ensemble (``train_teachers``).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from parity_theory.parity import ParityTask
+
+from .config import OptimConfig, TeacherConfig, config_hash, derive_seed
+from .data import ParityStream, as_model_input, eval_set, sample_streams
+from .devices import resolve_device
+from .models import build_model, member_state, stack_states
+
+__all__ = [
+    "TeacherRun",
+    "train_teacher",
+    "train_teachers",
+    "make_optimizer",
+    "clip_grad_per_member",
+    "ensemble_step",
+    "evaluate",
+    "atomic_write_text",
+    "atomic_write_parquet",
+    "CheckpointError",
+]
+
+FORMAT_VERSION = 1
+_CKPT_FILES = ("model.safetensors", "state.safetensors", "meta.json")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint directory that is missing, truncated, or for another architecture/config."""
+
+
+# ----------------------------------------------------------------------------- atomic files
+def _tmp_name(path: Path) -> Path:
+    return path.parent / f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    path = Path(path)
+    tmp = _tmp_name(path)
+    with open(tmp, "w") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def atomic_write_parquet(path: str | Path, df: pd.DataFrame) -> None:
+    path = Path(path)
+    tmp = _tmp_name(path)
+    try:
+        df.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _atomic_dir(final: Path, fill: Callable[[Path], None]) -> None:
+    """Create directory ``final`` atomically: fill a temp dir, then rename. Existing final: kept."""
+    if final.exists():
+        return
+    tmp = _tmp_name(final)
+    tmp.mkdir(parents=True)
+    try:
+        fill(tmp)
+        try:
+            os.replace(tmp, final)
+        except OSError:
+            if not final.is_dir():  # another process wrote the same (deterministic) checkpoint first
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------- engine
+def make_optimizer(params: Sequence[torch.nn.Parameter], cfg: OptimConfig, fused: bool | None = None) -> torch.optim.Optimizer:
+    """torch.optim SGD / Adam / AdamW over the stacked ensemble parameters (element-wise, so
+    equal to one optimizer per member). ``fused`` (default: on) uses the fused kernels, ≈2–3x
+    faster per step than foreach on CPU for small ensembles; results agree to float rounding."""
+    params = list(params)
+    if fused is None or fused:
+        try:
+            return _make_optimizer(params, cfg, {"fused": True})
+        except (RuntimeError, TypeError, ValueError):  # older torch / device without fused kernels
+            if fused:
+                raise
+    return _make_optimizer(params, cfg, {"foreach": True})
+
+
+def _make_optimizer(params, cfg: OptimConfig, impl: dict) -> torch.optim.Optimizer:
+    if cfg.name == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, **impl)
+    if cfg.name == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps,
+                                weight_decay=cfg.weight_decay, **impl)
+    if cfg.name == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps,
+                                 weight_decay=cfg.weight_decay, **impl)
+    raise ValueError(f"OptimConfig.name must be sgd|adam|adamw; got {cfg.name!r}.")
+
+
+def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
+    for g in opt.param_groups:
+        g["lr"] = lr
+
+
+@torch.no_grad()
+def clip_grad_per_member(params: Sequence[torch.nn.Parameter], max_norm: float) -> torch.Tensor:
+    """Scale each member's gradient so that its global L2 norm is <= max_norm.
+
+    norm_e = sqrt(sum_p ||grad_p[e]||^2); scale_e = min(1, max_norm / (norm_e + 1e-6)). Returns norm (E,).
+    """
+    grads = [p.grad for p in params if p.grad is not None]
+    sq = sum(g.reshape(g.shape[0], -1).pow(2).sum(1) for g in grads)
+    norm = sq.sqrt()
+    scale = (max_norm / (norm + 1e-6)).clamp_(max=1.0)
+    for g in grads:
+        g.mul_(scale.view(-1, *([1] * (g.dim() - 1))))
+    return norm
+
+
+def soft_xent(logits: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """Per-member mean of -sum_c q_c log softmax(z)_c: logits, q (E, B, C) -> (E,)."""
+    return -(q * torch.log_softmax(logits, dim=-1)).sum(-1).mean(-1)
+
+
+def ensemble_step(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, q: torch.Tensor,
+                  grad_clip: float | None = None, manual: bool = True) -> torch.Tensor:
+    """One update of every member on the loss sum_e soft_xent_e. x (B, n) or (E, B, n); q (E, B, 2).
+    ``manual`` uses the model's hand-written ``xent_backward`` when it has one. Returns loss (E,)."""
+    if manual and hasattr(model, "xent_backward"):
+        loss = model.xent_backward(x, q)
+    else:
+        opt.zero_grad(set_to_none=True)
+        loss = soft_xent(model(x), q)
+        loss.sum().backward()
+        loss = loss.detach()
+    if grad_clip is not None:
+        clip_grad_per_member(list(model.parameters()), grad_clip)
+    opt.step()
+    return loss
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, x: torch.Tensor, cls: torch.Tensor, max_elems: int = 1 << 23):
+    """Held-out accuracy and cross-entropy per member: x (M, n) shared, cls (M,) -> (acc (E,), loss (E,)).
+    Rows are processed in chunks so that E * chunk * widest activation (x sequence length) <= max_elems."""
+    E = next(model.parameters()).shape[0]
+    width = max(p.shape[-1] for p in model.parameters()) * int(getattr(model, "seq_len", 1))
+    chunk = max(64, int(max_elems // max(E * width, 1)))
+    correct = torch.zeros(E, dtype=torch.float64, device=x.device)
+    nll = torch.zeros(E, dtype=torch.float64, device=x.device)
+    for s in range(0, x.shape[0], chunk):
+        z = model(x[s:s + chunk])
+        c = cls[s:s + chunk]
+        correct += (z.argmax(-1) == c).sum(1).double()
+        nll += torch.nn.functional.cross_entropy(z.transpose(1, 2), c.expand(E, -1), reduction="none").sum(1).double()
+    M = x.shape[0]
+    return (correct / M).cpu().numpy(), (nll / M).cpu().numpy()
+
+
+def optimizer_member_state(opt: torch.optim.Optimizer, params: Sequence[torch.nn.Parameter], index: int) -> dict[str, torch.Tensor]:
+    """Flat tensors 'opt.<param>.<key>' for member ``index`` (leading dim kept as 1)."""
+    out = {}
+    for i, p in enumerate(params):
+        st = opt.state.get(p, {})
+        for key, val in st.items():
+            if val is None:
+                continue
+            if not isinstance(val, torch.Tensor):
+                val = torch.tensor(val)
+            if val.dim() >= 1 and val.shape[0] == p.shape[0] and val.shape == p.shape:
+                out[f"opt.{i}.{key}"] = val[index:index + 1].detach().cpu().clone().contiguous()
+            else:
+                out[f"opt.{i}.{key}"] = val.detach().cpu().clone().reshape(-1).contiguous()
+    return out
+
+
+def load_optimizer_states(opt: torch.optim.Optimizer, params: Sequence[torch.nn.Parameter],
+                          states: Sequence[dict[str, torch.Tensor]], device: torch.device) -> None:
+    """Inverse of optimizer_member_state for E members (scalars taken from member 0)."""
+    sd = opt.state_dict()
+    new_state: dict[int, dict] = {}
+    for key in states[0]:
+        if not key.startswith("opt."):
+            continue
+        _, idx, name = key.split(".", 2)
+        idx = int(idx)
+        p = params[idx]
+        v0 = states[0][key]
+        if v0.shape == (1, *p.shape[1:]):
+            val = torch.cat([s[key] for s in states], 0).to(device)
+        else:
+            val = v0.reshape(()) if v0.numel() == 1 else v0
+            if name == "step":
+                val = val.to(torch.float32)
+        new_state.setdefault(idx, {})[name] = val
+    sd["state"] = new_state
+    opt.load_state_dict(sd)
+
+
+# ----------------------------------------------------------------------------- runs on disk
+def _ckpt_dir(out_dir: Path, step: int) -> Path:
+    return out_dir / f"checkpoint-{int(step)}"
+
+
+def list_checkpoints(out_dir: str | Path) -> list[int]:
+    """Sorted steps of the complete-looking checkpoint-<step>/ directories (temp dirs ignored)."""
+    out_dir = Path(out_dir)
+    steps = []
+    if not out_dir.is_dir():
+        return steps
+    for p in out_dir.iterdir():
+        if p.is_dir() and p.name.startswith("checkpoint-"):
+            tail = p.name[len("checkpoint-"):]
+            if tail.isdigit() and all((p / f).is_file() for f in _CKPT_FILES):
+                steps.append(int(tail))
+    return sorted(steps)
+
+
+def _read_json(path: Path, what: str) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise CheckpointError(f"{what}: {str(path)!r} is missing.") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{what}: {str(path)!r} is truncated or not valid JSON ({exc}).") from None
+
+
+def _load_tensors(path: Path, what: str) -> dict[str, torch.Tensor]:
+    if not path.is_file():
+        raise CheckpointError(f"{what}: {str(path)!r} is missing.")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"{what}: {str(path)!r} is truncated or corrupt ({exc}); delete that checkpoint directory to resume from the previous one.") from None
+
+
+@dataclass
+class TeacherRun:
+    """A teacher run directory: config, task, checkpoints, history; loads models and predicts.
+
+    Class convention: predict_proba returns p(class 1) = p(chi_S(x) = -1); the input x is ±1.
+    """
+
+    out_dir: Path
+    config: TeacherConfig
+    task: ParityTask
+    steps: list[int]
+    history: pd.DataFrame = field(repr=False)
+    _meta_cache: dict = field(default_factory=dict, repr=False)
+    _model_cache: dict = field(default_factory=dict, repr=False)
+
+    # -- construction
+    @classmethod
+    def load(cls, out_dir: str | Path) -> "TeacherRun":
+        """Open an existing run directory (clear errors for missing dirs/configs/checkpoints)."""
+        out_dir = Path(out_dir)
+        if not out_dir.is_dir():
+            raise FileNotFoundError(f"TeacherRun.load: teacher directory {str(out_dir)!r} does not exist.")
+        cfg_path = out_dir / "config.json"
+        if not cfg_path.is_file():
+            seeds = sorted(p.name for p in out_dir.glob("seed-*") if (p / "config.json").is_file())
+            hint = f" It holds the runs {seeds}: pass one of them." if seeds else ""
+            raise CheckpointError(f"TeacherRun.load: {str(out_dir)!r} has no config.json; is it a teacher run directory (pdistill teacher --out DIR)?{hint}")
+        raw = _read_json(cfg_path, "TeacherRun.load")
+        config = TeacherConfig.from_dict(raw["config"] if "config" in raw else raw)
+        steps = list_checkpoints(out_dir)
+        if not steps:
+            raise CheckpointError(f"TeacherRun.load: {str(out_dir)!r} holds no complete checkpoint-<step>/ directory.")
+        hist_path = out_dir / "history.parquet"
+        history = pd.read_parquet(hist_path) if hist_path.is_file() else pd.DataFrame(columns=["step", "loss", "accuracy", "train_loss"])
+        return cls(out_dir=out_dir, config=config, task=config.task.make_task(), steps=steps, history=history)
+
+    @property
+    def final_step(self) -> int:
+        return self.steps[-1]
+
+    @property
+    def finished(self) -> bool:
+        return self.final_step == self.config.steps
+
+    @property
+    def arch(self) -> str:
+        return self.config.model.arch
+
+    def checkpoint_dir(self, step: int) -> Path:
+        return _ckpt_dir(self.out_dir, step)
+
+    def _check_step(self, step: int) -> int:
+        if isinstance(step, bool) or not isinstance(step, (int, np.integer)):
+            raise TypeError(f"TeacherRun: step must be an int checkpoint step; got {step!r}.")
+        step = int(step)
+        if step not in self.steps:
+            raise CheckpointError(f"TeacherRun: no checkpoint at step {step} in {str(self.out_dir)!r}; available: {self.steps}.")
+        return step
+
+    def meta(self, step: int) -> dict:
+        step = self._check_step(step)
+        if step not in self._meta_cache:
+            meta = _read_json(self.checkpoint_dir(step) / "meta.json", f"checkpoint {step}")
+            arch = meta.get("arch")
+            if arch != self.arch:
+                raise CheckpointError(f"checkpoint {step} in {str(self.out_dir)!r} is for architecture {arch!r}, but the run's config says {self.arch!r}.")
+            self._meta_cache[step] = meta
+        return self._meta_cache[step]
+
+    def accuracy_at(self, step: int) -> float:
+        """Held-out accuracy recorded at checkpoint ``step``."""
+        return float(self.meta(step)["eval_accuracy"])
+
+    def accuracies(self) -> dict[int, float]:
+        return {s: self.accuracy_at(s) for s in self.steps}
+
+    def state_at(self, step: int) -> dict[str, torch.Tensor]:
+        """The checkpoint's state dict (member dim 1), validated against the run's architecture."""
+        step = self._check_step(step)
+        self.meta(step)
+        return _load_tensors(self.checkpoint_dir(step) / "model.safetensors", f"checkpoint {step}")
+
+    def load_ensemble(self, steps: Sequence[int], device: str | torch.device = "cpu") -> torch.nn.Module:
+        """One ensemble model whose member i is the checkpoint at ``steps[i]`` (eval mode)."""
+        steps = [self._check_step(s) for s in steps]
+        dev = resolve_device(device)
+        model = build_model(self.arch, self.task.n, self.config.model, len(steps), [0] * len(steps))
+        state = stack_states([self.state_at(s) for s in steps])
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            raise CheckpointError(f"checkpoints {steps} in {str(self.out_dir)!r} do not match a {self.arch!r} model of the run's config ({str(exc).splitlines()[0]}).") from None
+        return model.to(dev).eval().requires_grad_(False)
+
+    def load_model(self, step: int, device: str | torch.device = "cpu") -> torch.nn.Module:
+        """The checkpoint at ``step`` as an ensemble of size 1."""
+        return self.load_ensemble([step], device)
+
+    @torch.no_grad()
+    def predict_proba(self, step: int, x, batch_size: int = 8192, device: str | torch.device = "cpu") -> np.ndarray:
+        """p(class 1 | x) = p(chi_S(x) = -1) of checkpoint ``step``: x ±1 (m, n) -> float64 (m,)."""
+        key = (int(step), str(resolve_device(device)))
+        if key not in self._model_cache:
+            self._model_cache.clear()
+            self._model_cache[key] = self.load_model(step, device)
+        model = self._model_cache[key]
+        xt = as_model_input(x)
+        if xt.shape[1] != self.task.n:
+            raise ValueError(f"predict_proba: x must have n={self.task.n} columns; got shape {tuple(xt.shape)}.")
+        out = []
+        dev = resolve_device(device)
+        for s in range(0, xt.shape[0], batch_size):
+            z = model(xt[s:s + batch_size].to(dev))[0]
+            out.append(torch.softmax(z.double(), -1)[:, 1].cpu())
+        return torch.cat(out).numpy() if out else np.zeros(0)
+
+
+# ----------------------------------------------------------------------------- teacher training
+def _config_record(cfg: TeacherConfig) -> dict:
+    return {"config": cfg.to_dict(), "config_hash": config_hash(cfg), "format_version": FORMAT_VERSION}
+
+
+def _prepare_dir(out_dir: Path, cfg: TeacherConfig) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "config.json"
+    if path.is_file():
+        raw = _read_json(path, "train_teacher")
+        old = TeacherConfig.from_dict(raw["config"] if "config" in raw else raw)
+        if config_hash(old) != config_hash(cfg):
+            raise ValueError(f"train_teacher: {str(out_dir)!r} holds a run of a different config (hash {config_hash(old)[:12]} != {config_hash(cfg)[:12]}); use another --out or delete it.")
+    else:
+        atomic_write_text(path, json.dumps(_config_record(cfg), indent=2, sort_keys=True))
+
+
+def _is_finished(out_dir: Path, cfg: TeacherConfig) -> bool:
+    return cfg.steps in list_checkpoints(out_dir) and (out_dir / "history.parquet").is_file()
+
+
+def train_teacher(config: TeacherConfig, out_dir: str | Path, device: str | torch.device = "auto",
+                  progress: bool = True, manual_backward: bool = True) -> TeacherRun:
+    """Train (or resume, or just open when finished) one teacher of ``config`` (seed config.seed)."""
+    return _train_group([config], [Path(out_dir)], device, progress, manual_backward)[0]
+
+
+def train_teachers(config: TeacherConfig, seeds: Sequence[int], out_root: str | Path,
+                   device: str | torch.device = "auto", progress: bool = True,
+                   manual_backward: bool = True) -> list[TeacherRun]:
+    """Several seeds of ``config`` trained as ONE ensemble; run dirs out_root/seed-<s>/.
+    Each member equals the run ``train_teacher(config.replace(seed=s), out_root/seed-<s>)``."""
+    seeds = [int(s) for s in seeds]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"train_teachers: seeds must be a non-empty list of distinct ints; got {seeds!r}.")
+    root = Path(out_root)
+    cfgs = [config.replace(seed=s) for s in seeds]
+    return _train_group(cfgs, [root / f"seed-{s}" for s in seeds], device, progress, manual_backward)
+
+
+def _train_group(cfgs: list[TeacherConfig], dirs: list[Path], device, progress: bool, manual: bool) -> list[TeacherRun]:
+    if not isinstance(cfgs[0], TeacherConfig):
+        raise TypeError(f"train_teacher: config must be a TeacherConfig; got {type(cfgs[0]).__name__}.")
+    base = cfgs[0].replace(seed=0)
+    for c in cfgs:
+        if c.replace(seed=0) != base:
+            raise ValueError("train_teachers: all members must share the config except the seed.")
+    for c, d in zip(cfgs, dirs):
+        _prepare_dir(d, c)
+    todo = [i for i, (c, d) in enumerate(zip(cfgs, dirs)) if not _is_finished(d, c)]
+    if todo:
+        _run_members([cfgs[i] for i in todo], [dirs[i] for i in todo], resolve_device(device), progress, manual)
+    return [TeacherRun.load(d) for d in dirs]
+
+
+def _run_members(cfgs: list[TeacherConfig], dirs: list[Path], dev: torch.device, progress: bool, manual: bool) -> None:
+    cfg0 = cfgs[0]
+    E = len(cfgs)
+    task = cfg0.task.make_task()
+    # resume point: the largest checkpoint step every member has
+    common = set.intersection(*[set(list_checkpoints(d)) for d in dirs])
+    start = max(common) if common else None
+
+    model = build_model(cfg0.model.arch, task.n, cfg0.model, E, [derive_seed(c.seed, "teacher-init") for c in cfgs]).to(dev)
+    params = list(model.parameters())
+    opt = make_optimizer(params, cfg0.optim)
+    streams = [ParityStream(task, derive_seed(c.seed, "teacher-data")) for c in cfgs]
+    histories: list[list[dict]] = [[] for _ in range(E)]
+
+    if start is not None:
+        ms, ss = [], []
+        for c, d in zip(cfgs, dirs):
+            what = f"resume {str(d)!r} from checkpoint {start}"
+            meta = _read_json(_ckpt_dir(d, start) / "meta.json", what)
+            if meta.get("arch") != cfg0.model.arch:
+                raise CheckpointError(f"{what}: checkpoint is for architecture {meta.get('arch')!r}, config says {cfg0.model.arch!r}.")
+            ms.append(_load_tensors(_ckpt_dir(d, start) / "model.safetensors", what))
+            ss.append(_load_tensors(_ckpt_dir(d, start) / "state.safetensors", what))
+        try:
+            model.load_state_dict(stack_states(ms), strict=True)
+        except RuntimeError as exc:
+            raise CheckpointError(f"resume from checkpoint {start}: weights do not match the config's model ({str(exc).splitlines()[0]}).") from None
+        if start > 0:
+            load_optimizer_states(opt, params, ss, dev)
+        for s, st in zip(streams, ss):
+            s.set_state(st["rng.data"])
+        for i, d in enumerate(dirs):
+            hp = d / "history.parquet"
+            if hp.is_file():
+                h = pd.read_parquet(hp)
+                histories[i] = h[h["step"] <= start].to_dict("records")
+        t0 = start
+    else:
+        t0 = 0
+
+    x_ev, c_ev = eval_set(task, cfg0.eval_size, cfg0.eval_seed)
+    x_ev, c_ev = x_ev.to(dev), c_ev.to(dev)
+    support = task.support
+
+    def record(step: int, train_loss: np.ndarray | None) -> None:
+        acc, loss = evaluate(model, x_ev, c_ev)
+        bad = ~np.isfinite(loss) | (~np.isfinite(train_loss) if train_loss is not None else False)
+        if np.any(bad):
+            which = [cfgs[i].seed for i in np.flatnonzero(bad)]
+            kept = {str(d): list_checkpoints(d)[-1:] for d in dirs}
+            raise FloatingPointError(f"teacher training diverged: non-finite loss by step {step} for seed(s) {which} "
+                                     f"(lr={cfg0.optim.lr}); finished checkpoints are kept (last: {kept}); lower the learning rate or set grad_clip.")
+        for i in range(E):
+            histories[i].append({"step": step, "loss": float(loss[i]), "accuracy": float(acc[i]),
+                                 "train_loss": float(train_loss[i]) if train_loss is not None else float("nan")})
+        if step % cfg0.ckpt_every == 0 or step == cfg0.steps:
+            write_checkpoints(step, acc, loss)
+
+    def write_checkpoints(step: int, acc, loss) -> None:
+        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        for i, (c, d) in enumerate(zip(cfgs, dirs)):
+            tensors = member_state(state, i)
+            extra = optimizer_member_state(opt, params, i)
+            extra["rng.data"] = streams[i].get_state()
+            meta = {"step": step, "seed": c.seed, "arch": c.model.arch, "eval_accuracy": float(acc[i]),
+                    "eval_loss": float(loss[i]), "config": c.to_dict(), "config_hash": config_hash(c),
+                    "support": list(support), "format_version": FORMAT_VERSION}
+
+            def fill(tmp: Path, tensors=tensors, extra=extra, meta=meta):
+                save_file(tensors, str(tmp / "model.safetensors"), metadata={"arch": meta["arch"], "step": str(step)})
+                save_file(extra, str(tmp / "state.safetensors"))
+                (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
+
+            _atomic_dir(_ckpt_dir(d, step), fill)
+            atomic_write_parquet(d / "history.parquet", pd.DataFrame(histories[i], columns=["step", "loss", "accuracy", "train_loss"]))
+
+    if t0 == 0:
+        histories = [[] for _ in range(E)]
+        record(0, None)
+    run_loss = torch.zeros(E, dtype=torch.float64, device=dev)
+    n_acc = 0
+    bar = _progress(range(t0, cfg0.steps), progress, f"teacher x{E}")
+    for t in bar:
+        set_lr(opt, cfg0.optim.lr_at(t, cfg0.steps))
+        x, c = sample_streams(streams, cfg0.batch)
+        x = x.to(dev, non_blocking=True)
+        q = torch.nn.functional.one_hot(c, 2).to(dev, torch.float32)
+        loss = ensemble_step(model, opt, x, q, cfg0.optim.grad_clip, manual)
+        run_loss += loss
+        n_acc += 1
+        step = t + 1
+        if step % cfg0.eval_every == 0 or step % cfg0.ckpt_every == 0 or step == cfg0.steps:
+            tl = (run_loss / n_acc).cpu().numpy()
+            record(step, tl)
+            run_loss.zero_()
+            n_acc = 0
+            if hasattr(bar, "set_postfix"):
+                bar.set_postfix(acc=f"{histories[0][-1]['accuracy']:.3f}")
+
+
+def _progress(it, enabled: bool, desc: str):
+    if not enabled:
+        return it
+    from tqdm.auto import tqdm
+
+    return tqdm(it, desc=desc, leave=False, mininterval=0.5)
