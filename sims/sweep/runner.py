@@ -1,0 +1,192 @@
+"""Plan, run (resumable), inspect and collect a sweep.
+
+``run_sweep`` is idempotent: units that are done are skipped (their id is the hash of the teacher
+config, student configs, seeds and unit callable), units owned by a live worker or queued Slurm job
+are waited for but not resubmitted, failed and killed units are rerun (a killed unit resumes from
+the teacher checkpoints in its work folder). Each unit writes its results once, atomically, so a
+row can never be duplicated by reruns.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .executors import make_executor, sbatch_preview, wait_folder
+from .spec import SweepSpec, SweepSpecError, Unit, plan_units, resolve_callable
+from .store import SweepFolder, atomic_write_bytes
+
+__all__ = ["plan_text", "run_sweep", "status_text", "collect", "estimate_unit_seconds"]
+
+_RUNNABLE = {"pending", "failed", "killed"}
+
+
+def estimate_unit_seconds(unit: Unit) -> float | None:
+    """The unit module's ``estimate_seconds(unit) -> float`` if it has one (a rough guide)."""
+    import importlib
+
+    try:
+        mod = importlib.import_module(unit.unit.split(":")[0])
+    except ImportError:
+        return None
+    fn = getattr(mod, "estimate_seconds", None)
+    return float(fn(unit)) if callable(fn) else None
+
+
+def _fmt_s(s: float | None) -> str:
+    if s is None:
+        return "unknown"
+    if s < 120:
+        return f"{s:.0f} s"
+    if s < 7200:
+        return f"{s / 60:.1f} min"
+    return f"{s / 3600:.1f} h"
+
+
+def plan_text(spec: SweepSpec, units: list[Unit] | None = None) -> str:
+    """Human-readable plan: one line per unit (its axis values, students, seeds, estimated cost)."""
+    units = plan_units(spec) if units is None else units
+    lines = [f"sweep {spec.name!r} ({spec.source or 'in memory'}), spec hash {spec.spec_hash}",
+             f"axes: {', '.join(f'{n} ({len(v)} values)' for g in spec.axes for n, v in g) or '(none)'}"
+             + (f"; zipped: {[[n for n, _ in g] for g in spec.axes if len(g) > 1]}" if any(len(g) > 1 for g in spec.axes) else ""),
+             f"seeds: {list(spec.seeds)}; executor: {spec.executor.kind} (max_parallel={spec.executor.max_parallel})", ""]
+    total = 0.0
+    known = True
+    n_runs = 0
+    for i, u in enumerate(units):
+        est = estimate_unit_seconds(u)
+        if est is None:
+            known = False
+        else:
+            total += est
+        n_runs += len(u.points) * len(u.seeds)
+        inner = sorted({k for p in u.points for k in p["axes"]} - set(u.axes))
+        inner_txt = f"; {len(u.points)} student configs over {inner}" if inner else f"; {len(u.points)} student config"
+        axes_txt = ", ".join(f"{k}={v}" for k, v in u.axes.items()) or "(base config)"
+        lines.append(f"  unit {i:3d} {u.unit_id}  {axes_txt}{inner_txt} x {len(u.seeds)} seeds  ~{_fmt_s(est)}")
+    par = max(1, min(spec.executor.max_parallel, len(units)))
+    lines += ["", f"{len(units)} units, {n_runs} runs (student configs x seeds; each unit trains its teacher once)",
+              f"estimated cost: {_fmt_s(total if known else None)} of compute"
+              + (f", ~{_fmt_s(total / par)} wall with {par} in parallel" if known else " (the unit has no estimate_seconds)")]
+    return "\n".join(lines)
+
+
+def _check_runnable(spec: SweepSpec, units: list[Unit]) -> None:
+    if not units:
+        raise SweepSpecError(f"sweep {spec.name!r} has no units to run.")
+    resolve_callable(spec.unit)  # fails now, not in a worker
+    import importlib
+
+    validate = getattr(importlib.import_module(spec.unit.split(":")[0]), "validate", None)
+    if callable(validate):  # the unit module checks its configs (e.g. the engine's dataclasses) up front
+        for u in units:
+            try:
+                validate(u)
+            except (TypeError, ValueError) as exc:
+                axes = ", ".join(f"{k}={v}" for k, v in u.axes.items()) or "the base config"
+                raise SweepSpecError(f"sweep {spec.name!r}: invalid config at {axes}: {exc}") from None
+    if spec.executor.kind == "slurm":
+        try:
+            import submitit  # noqa: F401
+        except ImportError as exc:
+            raise SweepSpecError("executor 'slurm' needs submitit: pip install 'implicit-curriculum[cluster]'.") from exc
+
+
+def run_sweep(spec: SweepSpec, out: str | Path | None = None, *, executor: str | None = None,
+              dry_run: bool = False, progress: bool = True, wait: bool = True, device: str = "auto",
+              log=print) -> dict[str, Any]:
+    """Run every unit that is not done; returns {'folder', 'outcome': {unit_id: status}, 'submitted': [...]}.
+
+    Everything that can be checked (spec, unit callable, output folder, folder identity) is checked
+    before any job starts. ``wait=False`` (Slurm) returns after submission.
+    """
+    if executor is not None:
+        spec = spec.with_executor(kind=executor)
+    out = out if out is not None else spec.out
+    if out is None:
+        raise SweepSpecError(f"sweep {spec.name!r}: no output folder; set 'out' in the sweep file or pass --out.")
+    units = plan_units(spec)
+    _check_runnable(spec, units)
+    folder = SweepFolder(out)
+    if dry_run:
+        log(plan_text(spec, units))
+        n = len(units)
+        if (folder.root / "sweep.json").is_file():
+            n = sum(s.status in _RUNNABLE for s in folder.statuses(units))
+            log(f"\n{folder.root} exists: {n} of {len(units)} units would run (the others are done or busy).")
+        if spec.executor.kind == "slurm" and n:
+            log(f"\nsbatch script for {n} unit(s) (nothing submitted):\n" + sbatch_preview(folder, spec.executor, spec.name, n))
+        return {"folder": str(folder.root), "outcome": {}, "submitted": []}
+    folder.prepare(spec, units)
+    ex = make_executor(spec.executor, device=device, name=spec.name)
+    submitted: list[str] = []
+    outcome: dict[str, str] = {}
+    for round_ in range(spec.executor.retries + 1):
+        statuses = {s.unit_id: s for s in folder.statuses(units)}
+        todo = [u.unit_id for u in units if statuses[u.unit_id].status in _RUNNABLE]
+        busy = [u.unit_id for u in units if statuses[u.unit_id].status in ("running", "queued")]
+        n_done = sum(s.status == "done" for s in statuses.values())
+        if round_ == 0:
+            log(f"sweep {spec.name!r} in {folder.root}: {len(units)} units, {n_done} done, {len(busy)} running/queued "
+                f"elsewhere (not resubmitted), {len(todo)} to run on {spec.executor.kind}.")
+        elif todo:
+            log(f"retry round {round_}: rerunning {len(todo)} failed/killed unit(s).")
+        if not todo and not busy:
+            break
+        jobs = ex.submit(folder, todo) if todo else []
+        submitted += [j.unit_id for j in jobs]
+        if spec.executor.kind == "slurm" and jobs:
+            log(f"submitted {len(jobs)} unit(s) as Slurm job(s) {sorted({j.job_id.split('_')[0] for j in jobs})}")
+        if not wait:
+            return {"folder": str(folder.root), "outcome": {}, "submitted": submitted}
+        outcome.update(ex.wait(folder, jobs, progress) if jobs else {})
+        if busy:
+            outcome.update(wait_folder(folder, busy, progress))
+        if all(outcome.get(u) == "done" for u in todo + busy):
+            break
+    final = {s.unit_id: s.status for s in folder.statuses(units)}
+    counts = {k: sum(v == k for v in final.values()) for k in sorted(set(final.values()))}
+    log(f"sweep {spec.name!r}: " + ", ".join(f"{v} {k}" for k, v in counts.items())
+        + ("" if counts.get("done") == len(units) else f"; see `pdistill sweep status {folder.root}`"))
+    return {"folder": str(folder.root), "outcome": final, "submitted": submitted}
+
+
+def status_text(folder: SweepFolder, tracebacks: bool = True) -> tuple[str, dict[str, int]]:
+    """A table of units (status, axis values, detail) + counts; failed units with their traceback."""
+    units = folder.units()
+    statuses = folder.statuses(units)
+    lines = []
+    for u, s in zip(units, statuses):
+        axes = ", ".join(f"{k}={v}" for k, v in u.axes.items()) or "(base)"
+        attempt = (s.manifest or {}).get("attempt")
+        lines.append(f"{u.unit_id}  {s.status:<8} {axes}" + (f"  attempt {attempt}" if attempt else "") + (f"  {s.detail}" if s.detail else ""))
+    counts = {k: sum(s.status == k for s in statuses) for k in ("done", "running", "queued", "failed", "killed", "pending")}
+    lines.append("")
+    lines.append(f"{len(units)} units: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    if tracebacks:
+        for u, s in zip(units, statuses):
+            if s.status == "failed" and s.manifest and s.manifest.get("traceback"):
+                lines += ["", f"--- unit {u.unit_id} failed (attempt {s.manifest.get('attempt')}, "
+                              f"host {s.manifest.get('owner', {}).get('host')}):", s.manifest["traceback"].rstrip()]
+    return "\n".join(lines), counts
+
+
+def collect(folder: SweepFolder, out: str | Path | None = None):
+    """Concatenate every finished unit's results into one table; write it (atomically) to ``out``
+    (default DIR/results.parquet). Returns (DataFrame, list of unit ids not done)."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    units = folder.units()
+    frames, missing = [], []
+    for u in units:
+        if folder.unit_status(u.unit_id).status == "done":
+            frames.append(pd.read_parquet(folder.results_path(u.unit_id)))
+        else:
+            missing.append(u.unit_id)
+    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    target = Path(out) if out is not None else folder.root / "results.parquet"
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), sink)
+    atomic_write_bytes(target, sink.getvalue().to_pybytes())
+    return df, missing

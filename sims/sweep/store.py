@@ -1,0 +1,304 @@
+"""The sweep folder: layout, atomic writes, per-unit manifests, claims, and the status of each unit.
+
+Layout::
+
+    DIR/sweep.json                    spec identity + hash, the planned units (written once)
+    DIR/sweep.toml                    a copy of the sweep file
+    DIR/units/<unit_id>/manifest.json status, config, seeds, versions, host, pid / Slurm job, timing, traceback
+    DIR/units/<unit_id>/results.parquet  long-format results (written atomically, once, at the end)
+    DIR/units/<unit_id>/work/         the unit's scratch (teacher checkpoints; a rerun resumes from them)
+    DIR/units/<unit_id>/submission.json  the Slurm job id and submission time of the last submission
+    DIR/units/<unit_id>/claim         present while a worker owns the unit (O_EXCL; broken when its owner is dead)
+    DIR/submitit/                     submitit's job folders (Slurm executor)
+
+A unit's status: ``done`` (results.parquet + manifest done), ``failed`` (raised; traceback kept),
+``killed`` (its manifest says running, or submission.json says submitted, but the process or Slurm
+job is gone), ``running`` (live owner), ``queued`` (submitted to Slurm, not started), ``pending``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .spec import SweepSpec, SweepSpecError, Unit
+
+__all__ = [
+    "SweepFolder",
+    "UnitStatus",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "owner_identity",
+    "slurm_job_states",
+]
+
+_ALIVE_SLURM = {"PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED", "REQUEUED", "RESIZING", "REQUEUE_HOLD", "REQUEUE_FED", "SIGNALING", "STAGE_OUT"}
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temp file in the same folder, fsync, then os.replace (readers never see a partial file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n").encode())
+
+
+def read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(Path(path).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def _proc_start_time(pid: int) -> str | None:
+    """Field 22 of /proc/<pid>/stat (start time in clock ticks since boot): pid + this = a process identity."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def slurm_job_id_from_env() -> str | None:
+    env = os.environ
+    if env.get("SLURM_ARRAY_JOB_ID") and env.get("SLURM_ARRAY_TASK_ID"):
+        return f"{env['SLURM_ARRAY_JOB_ID']}_{env['SLURM_ARRAY_TASK_ID']}"
+    return env.get("SLURM_JOB_ID")
+
+
+def owner_identity() -> dict:
+    """Who is running this code: host, pid, process start time, Slurm job id (if any)."""
+    pid = os.getpid()
+    return {"host": socket.gethostname(), "pid": pid, "pid_start": _proc_start_time(pid), "slurm_job": slurm_job_id_from_env()}
+
+
+def slurm_job_states(timeout: float = 10.0) -> dict[str, str] | None:
+    """{job id ('123' or '123_4'): state} of every job squeue knows; None when squeue cannot answer."""
+    try:
+        out = subprocess.run(["squeue", "-h", "-r", "-o", "%i|%T"], capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if out.returncode != 0:
+        return None
+    states = {}
+    for line in out.stdout.splitlines():
+        if "|" in line:
+            jid, state = line.strip().split("|", 1)
+            states[jid] = state
+    return states
+
+
+def slurm_final_state(job_id: str, timeout: float = 5.0) -> str | None:
+    """Final state from accounting (sacct), e.g. 'CANCELLED by 0', 'TIMEOUT', 'OUT_OF_MEMORY'; None if unknown."""
+    try:
+        out = subprocess.run(["sacct", "-n", "-X", "-P", "-j", job_id, "-o", "JobID,State"],
+                             capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    for line in out.stdout.splitlines():
+        parts = line.split("|")
+        if len(parts) == 2 and parts[0] == job_id:
+            return parts[1]
+    return None
+
+
+def owner_alive(owner: dict | None, slurm_states: dict | None = None) -> bool | None:
+    """True / False when it can be decided, None when it cannot (another host, no Slurm job)."""
+    if not owner:
+        return False
+    job = owner.get("slurm_job")
+    if job:
+        states = slurm_states if slurm_states is not None else slurm_job_states()
+        if states is None:
+            return None
+        return states.get(job) in _ALIVE_SLURM or states.get(job.split("_")[0]) in _ALIVE_SLURM
+    if owner.get("host") != socket.gethostname():
+        return None
+    pid = owner.get("pid")
+    return isinstance(pid, int) and _proc_start_time(pid) is not None and _proc_start_time(pid) == owner.get("pid_start")
+
+
+@dataclass
+class UnitStatus:
+    unit_id: str
+    status: str  # done | failed | killed | running | queued | pending
+    detail: str = ""
+    manifest: dict | None = None
+
+
+class SweepFolder:
+    """One sweep's output folder (see the module docstring for the layout)."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    # -- paths --------------------------------------------------------------------------------
+    def unit_dir(self, unit_id: str) -> Path:
+        return self.root / "units" / unit_id
+
+    def manifest_path(self, unit_id: str) -> Path:
+        return self.unit_dir(unit_id) / "manifest.json"
+
+    def results_path(self, unit_id: str) -> Path:
+        return self.unit_dir(unit_id) / "results.parquet"
+
+    def work_dir(self, unit_id: str) -> Path:
+        return self.unit_dir(unit_id) / "work"
+
+    @property
+    def submitit_dir(self) -> Path:
+        return self.root / "submitit"
+
+    # -- sweep identity -----------------------------------------------------------------------
+    def read_sweep(self) -> dict:
+        data = read_json(self.root / "sweep.json")
+        if data is None:
+            raise SweepSpecError(f"{self.root} is not a sweep folder (no sweep.json); run `pdistill sweep run FILE --out {self.root}` first.")
+        return data
+
+    def units(self) -> list[Unit]:
+        return [Unit.from_json(u) for u in self.read_sweep()["units"]]
+
+    def prepare(self, spec: SweepSpec, units: list[Unit]) -> None:
+        """Create the folder (or check that it belongs to this sweep); fail before any job starts."""
+        root = self.root
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SweepSpecError(f"output folder {str(root)!r} cannot be created: {exc.strerror or exc}.") from None
+        if not root.is_dir():
+            raise SweepSpecError(f"output folder {str(root)!r} exists and is not a folder.")
+        probe = root / f".write-test-{os.getpid()}"
+        try:
+            probe.write_bytes(b"ok")
+            probe.unlink()
+        except OSError as exc:
+            raise SweepSpecError(f"output folder {str(root)!r} is not writable: {exc.strerror or exc}.") from None
+        existing = read_json(root / "sweep.json")
+        if existing is not None:
+            if existing.get("spec_hash") != spec.spec_hash:
+                raise SweepSpecError(
+                    f"output folder {str(root)!r} holds sweep {existing.get('name')!r} made by a different sweep file "
+                    f"({existing.get('source')}, spec hash {existing.get('spec_hash')}); this one "
+                    f"({spec.source}, {spec.name!r}) has hash {spec.spec_hash}. Use another --out folder."
+                )
+            return
+        if any(root.iterdir()):
+            raise SweepSpecError(f"output folder {str(root)!r} is not empty and is not a sweep folder; use an empty or new folder.")
+        atomic_write_json(root / "sweep.json", {
+            "name": spec.name, "spec_hash": spec.spec_hash, "source": spec.source, "identity": spec.identity(),
+            "axes": spec.axis_names, "units": [u.to_json() for u in units], "created": time.time(),
+        })
+        if spec.source and Path(spec.source).is_file():
+            atomic_write_bytes(root / "sweep.toml", Path(spec.source).read_bytes())
+
+    # -- manifests and claims -----------------------------------------------------------------
+    def read_manifest(self, unit_id: str) -> dict | None:
+        return read_json(self.manifest_path(unit_id))
+
+    def write_manifest(self, unit_id: str, manifest: dict) -> None:
+        atomic_write_json(self.manifest_path(unit_id), manifest)
+
+    def try_claim(self, unit_id: str, owner: dict) -> bool:
+        """Take the unit (exclusive create of ``claim``); a claim whose owner is dead is broken once."""
+        path = self.unit_dir(unit_id) / "claim"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(2):
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = read_json(path)
+                if holder is not None and holder.get("pid") == owner["pid"] and holder.get("host") == owner["host"] \
+                        and holder.get("pid_start") == owner["pid_start"]:
+                    return True
+                if holder is None and time.time() - path.stat().st_mtime < 5:
+                    time.sleep(0.2)  # being written right now
+                    continue
+                requeued = holder is not None and holder.get("slurm_job") and holder.get("slurm_job") == owner.get("slurm_job")
+                if holder is not None and not requeued and owner_alive(holder) is not False:
+                    return False  # (a requeued Slurm job finds its own earlier claim: that one is dead)
+                stale = path.with_name(f"claim.stale-{os.getpid()}")
+                try:
+                    os.replace(path, stale)
+                    stale.unlink()
+                except FileNotFoundError:
+                    pass
+                continue
+            with os.fdopen(fd, "w") as f:
+                json.dump(owner, f)
+            return True
+        return False
+
+    def release_claim(self, unit_id: str) -> None:
+        try:
+            (self.unit_dir(unit_id) / "claim").unlink()
+        except FileNotFoundError:
+            pass
+
+    # -- status -------------------------------------------------------------------------------
+    def submission_path(self, unit_id: str) -> Path:
+        return self.unit_dir(unit_id) / "submission.json"
+
+    def record_submission(self, unit_id: str, slurm_job: str, submitted_at: float) -> None:
+        """Written by the submitter; ``submitted_at`` is taken *before* sbatch, so a started job is newer."""
+        atomic_write_json(self.submission_path(unit_id), {"slurm_job": slurm_job, "submitted_at": submitted_at})
+
+    def unit_status(self, unit_id: str, slurm_states: dict | None = None) -> UnitStatus:
+        m = self.read_manifest(unit_id)
+        sub = read_json(self.submission_path(unit_id))
+        if m is not None and m.get("status") == "done" and self.results_path(unit_id).is_file():
+            return UnitStatus(unit_id, "done", f"{m.get('seconds', 0):.1f}s on {m.get('owner', {}).get('host')}", m)
+        if sub is not None and (m is None or m.get("started", 0) < sub.get("submitted_at", 0)):
+            job = sub.get("slurm_job")
+            alive = owner_alive({"slurm_job": job}, slurm_states)
+            if alive is False:
+                return UnitStatus(unit_id, "killed", f"Slurm job {job} ended before the unit started "
+                                  f"({slurm_final_state(job) or 'state unknown'}); will be rerun", m)
+            return UnitStatus(unit_id, "queued", f"Slurm job {job}", m)
+        if m is None:
+            return UnitStatus(unit_id, "pending")
+        st = m.get("status")
+        if st == "failed":
+            return UnitStatus(unit_id, "failed", m.get("error", ""), m)
+        if st == "running":
+            owner = m.get("owner") or {}
+            alive = owner_alive(owner, slurm_states)
+            if alive is False:
+                job = owner.get("slurm_job")
+                why = f"Slurm job {job} ended ({slurm_final_state(job) or 'state unknown'})" if job else \
+                    f"worker pid {owner.get('pid')} on {owner.get('host')} is gone"
+                return UnitStatus(unit_id, "killed", f"{why} while running; will be rerun from its last checkpoint", m)
+            where = f"Slurm job {owner.get('slurm_job')}" if owner.get("slurm_job") else f"pid {owner.get('pid')} on {owner.get('host')}"
+            return UnitStatus(unit_id, "running", f"{where} since {time.strftime('%H:%M:%S', time.localtime(m.get('started', 0)))}", m)
+        return UnitStatus(unit_id, "pending", f"manifest status {st!r}", m)
+
+    def statuses(self, units: list[Unit] | None = None) -> list[UnitStatus]:
+        units = self.units() if units is None else units
+        need_slurm = False
+        for u in units:
+            m = self.read_manifest(u.unit_id) or {}
+            if self.submission_path(u.unit_id).is_file() or (m.get("owner") or {}).get("slurm_job"):
+                need_slurm = True
+        states = slurm_job_states() if need_slurm else None
+        return [self.unit_status(u.unit_id, states) for u in units]
