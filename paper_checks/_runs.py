@@ -1,0 +1,325 @@
+"""Thin adapter between the checks and the engine (sims.train / sims.distill / sims.probe).
+
+* the configurations of each scale (quick / cpu / paper) in one place;
+* teacher runs cached on disk under ``<cache_dir>/<engine-code-hash>/teacher-<config-hash>`` (the
+  engine's ``train_teacher`` resumes / returns at once when the run is finished), and memoised in
+  the Context so that the checks of one ``reproduce`` call share them;
+* student results cached the same way (``students-<hash of teacher hash + student config>``, two
+  Parquet files) since a (config, seed) pair gives identical results on CPU;
+* small helpers on the tidy tables: teacher history, t95 of a history, t95 per (strategy, seed).
+
+Nothing here trains or probes by itself: it calls the engine.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ._claims import Context, write_text_atomic
+
+__all__ = [
+    "engine_version",
+    "configs",
+    "get_teacher",
+    "get_students",
+    "teacher_history",
+    "first_step_at",
+    "t95_table",
+    "checkpoint_steps",
+]
+
+_ENGINE_FILES = ("sims/train.py", "sims/distill.py", "sims/config.py", "sims/data.py", "sims/models/__init__.py")
+_ARCH_FILES = {"mlp": ("sims/models/mlp.py",), "transformer": ("sims/models/transformer.py",)}
+
+
+@functools.lru_cache(maxsize=None)
+def engine_version(arch: str = "mlp") -> str:
+    """Short sha256 of the engine's source files that a run of ``arch`` depends on (trainer,
+    strategies, configs, data stream, the model file): a cache entry is reused only with the same
+    code. Computed once per process, so that one reproduce call uses one cache folder throughout."""
+    root = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256()
+    for rel in _ENGINE_FILES + _ARCH_FILES.get(arch, ()):
+        p = root / rel
+        if p.is_file():
+            h.update(rel.encode())
+            h.update(p.read_bytes())
+    return f"{arch}-{h.hexdigest()[:12]}"
+
+
+# ----------------------------------------------------------------------------------------------
+# configurations per scale
+
+
+# PAPER.md §3 "tiny" trains 1200 steps (transition ≈ 600-1100); 1600 leaves checkpoints well after
+# the transition (the paper's teacher trains to 20M steps, transition ≈ 10-10.8M) so that the
+# 2-shot "after" control and the final teacher are past it.
+TEACHER_STEPS = 1600
+
+
+def configs(ctx: Context) -> dict:
+    """The teacher/student configurations of ctx's scale, as a dict of frozen engine configs.
+
+    keys: "teacher" (shared MLP teacher: acceleration, teacher speed, one-shot vs CE, 2-shot, spike),
+    "student" (its students), "scaling" (a function n -> (teacher, student) configs for the
+    sample-complexity sweep), "scaling_n" (the n grid), "probe_samples".
+    """
+    from sims.config import ModelConfig, OptimConfig, StudentConfig, TaskConfig, TeacherConfig
+
+    seeds = ctx.seeds
+    adam = OptimConfig(name="adam", lr=3e-3)
+    if ctx.scale == "paper":
+        teacher = TeacherConfig(
+            task=TaskConfig(n=100, k=6, support_seed=0), model=ModelConfig(width=50_000),
+            optim=OptimConfig(name="sgd", lr=0.01), steps=20_000_000, batch=1,
+            ckpt_every=100_000, eval_every=100_000, seed=0)
+        student = StudentConfig(model=ModelConfig(width=100), optim=OptimConfig(name="sgd", lr=0.01),
+                                steps=20_000_000, batch=1, eval_every=100_000, seeds=seeds)
+        scaling_n = (50, 75, 100, 150)
+        k_scaling = 4
+        probe_samples = 100_000
+    elif ctx.quick:
+        teacher = TeacherConfig(task=TaskConfig(n=40, k=4, support_seed=0), model=ModelConfig(width=500),
+                                optim=adam, steps=TEACHER_STEPS, batch=32, ckpt_every=100, eval_every=100, seed=0)
+        student = StudentConfig(model=ModelConfig(width=16), optim=adam, steps=5000, batch=32,
+                                eval_every=100, seeds=seeds)
+        scaling_n = (16, 24, 32)
+        k_scaling = 3
+        probe_samples = 20_000
+    else:
+        teacher = TeacherConfig(task=TaskConfig(n=40, k=4, support_seed=0), model=ModelConfig(width=500),
+                                optim=adam, steps=TEACHER_STEPS, batch=32, ckpt_every=100, eval_every=100, seed=0)
+        student = StudentConfig(model=ModelConfig(width=16), optim=adam, steps=6000, batch=32,
+                                eval_every=100, seeds=seeds)
+        scaling_n = (20, 30, 40, 60)
+        k_scaling = 3
+        probe_samples = 50_000
+
+    def scaling(n: int):
+        if ctx.scale == "paper":
+            t = teacher.replace(task=TaskConfig(n=n, k=k_scaling, support_seed=0))
+            s = student
+        else:
+            t = TeacherConfig(task=TaskConfig(n=n, k=k_scaling, support_seed=0), model=ModelConfig(width=500),
+                              optim=adam, steps=max(600, 25 * n), batch=32, ckpt_every=50, eval_every=50, seed=0)
+            s = StudentConfig(model=ModelConfig(width=16), optim=adam,
+                              steps=(3000 if ctx.quick else 8000), batch=32, eval_every=50, seeds=seeds,
+                              strategies=("ce", "two_shot"), early_stop=True)
+        return t, s
+
+    degree1 = None
+    if ctx.scale == "cpu" and not ctx.quick:
+        # PAPER.md §3: the clean degree-1 spike on CPU. Seeds 0 and 1 (the first two) transition at
+        # ~6k-9k steps; 12k steps leave room after the transition (a third seed needed ~16k).
+        degree1 = dict(
+            teacher=TeacherConfig(task=TaskConfig(n=100, k=3, support_seed=0), model=ModelConfig(width=1000),
+                                  optim=OptimConfig(name="sgd", lr=0.1, weight_decay=1e-2), steps=12_000, batch=8,
+                                  ckpt_every=250, eval_every=250, seed=0),
+            seeds=(0, 1))
+    return dict(teacher=teacher, student=student, scaling=scaling, scaling_n=scaling_n,
+                k_scaling=k_scaling, probe_samples=probe_samples, degree1=degree1, probe_samples_d1=100_000)
+
+
+def transformer_configs(ctx: Context):
+    """(teacher, student) Transformer configs, or None when this scale has none.
+
+    cpu: the setting recommended in docs/transformer.md ("Recommended CPU setting", the paper's
+    readout) — (n, k) = (14, 2), causal, class read at the last bit, 1 layer, head dim 8, teacher
+    8 heads, students 2 heads, Adam 1e-3, batch 32; teacher 600 steps with a checkpoint every 10
+    (it jumps from chance to 100% within ~50-100 steps); students up to 4000 steps, eval every 50.
+    paper: 2 layers, head dim 8, 32-head teacher / 4-head student, last-position readout, Adam
+    3e-4 / 1e-4, batch 32, 8M samples (250k steps), checkpoints every 10k steps, (n, k) = (100, 6).
+    """
+    from sims.config import ModelConfig, OptimConfig, StudentConfig, TaskConfig, TeacherConfig
+
+    if ctx.scale == "paper":
+        t = TeacherConfig(task=TaskConfig(n=100, k=6, support_seed=0),
+                          model=ModelConfig(arch="transformer", n_layers=2, n_heads=32, head_dim=8, readout="last"),
+                          optim=OptimConfig(name="adam", lr=3e-4), steps=250_000, batch=32, ckpt_every=10_000,
+                          eval_every=2_000, seed=0)
+        s = StudentConfig(model=ModelConfig(arch="transformer", n_layers=2, n_heads=4, head_dim=8, readout="last"),
+                          optim=OptimConfig(name="adam", lr=1e-4), steps=250_000, batch=32, eval_every=2_000,
+                          seeds=ctx.seeds)
+        return t, s
+    t = TeacherConfig(task=TaskConfig(n=14, k=2, support_seed=0),
+                      model=ModelConfig(arch="transformer", n_layers=1, n_heads=8, head_dim=8, readout="last"),
+                      optim=OptimConfig(name="adam", lr=1e-3), steps=600, batch=32, ckpt_every=10, eval_every=10, seed=0)
+    s = StudentConfig(model=ModelConfig(arch="transformer", n_layers=1, n_heads=2, head_dim=8, readout="last"),
+                      optim=OptimConfig(name="adam", lr=1e-3), steps=4000, batch=32, eval_every=50, seeds=ctx.seeds)
+    return t, s
+
+
+# ----------------------------------------------------------------------------------------------
+# runs, cached
+
+
+def _hash(cfg) -> str:
+    from sims.config import config_hash
+
+    return config_hash(cfg)
+
+
+def get_teacher(ctx: Context, cfg):
+    """The finished teacher run of ``cfg`` (trained once, then reused from disk and from ctx).
+
+    Stored as member ``seed-<cfg.seed>`` of the seed group of ``cfg`` (see :func:`get_teachers`), so
+    that a later multi-seed request reuses it."""
+    return get_teachers(ctx, cfg, [cfg.seed])[0]
+
+
+def get_students(ctx: Context, run, cfg, label: str = "", strategies=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(summary, curves) of train_students(run, strategies, cfg): summary has strategy, seed, t95, t99
+    (inf = not reached), samples95; curves has strategy, seed, step, accuracy. ``strategies``: None
+    (cfg.strategies) or names / engine Strategy objects (their repr enters the cache key). Cached
+    on disk and in ctx."""
+    thash = _hash(run.config) if hasattr(run, "config") else str(getattr(run, "path", ""))
+    skey = "" if strategies is None else repr(list(strategies))
+    key = "students:" + hashlib.sha256((thash + _hash(cfg) + skey).encode()).hexdigest()[:16]
+
+    def build():
+        folder = ctx.cache_dir / engine_version(run.config.model.arch) / key.replace(":", "-")
+        s_path, c_path = folder / "summary.parquet", folder / "curves.parquet"
+        if s_path.is_file() and c_path.is_file():
+            return pd.read_parquet(s_path), pd.read_parquet(c_path)
+        ctx.apply_threads()
+        from sims.distill import train_students
+
+        res = train_students(run, strategies, cfg, device=ctx.device, progress=ctx.progress)
+        summary, curves = _as_frames(res)
+        folder.mkdir(parents=True, exist_ok=True)
+        for df, p in ((summary, s_path), (curves, c_path)):
+            tmp = p.with_name(p.name + ".tmp")
+            df.to_parquet(tmp)
+            os.replace(tmp, p)
+        write_text_atomic(folder / "config.json", json.dumps({"label": label, "student": cfg.to_dict()}, indent=1))
+        return summary, curves
+
+    return ctx.memoize(key, build)
+
+
+def _as_frames(res) -> tuple[pd.DataFrame, pd.DataFrame]:
+    summary = res.summary if hasattr(res, "summary") else res[0]
+    curves = res.curves if hasattr(res, "curves") else res[1]
+    summary = pd.DataFrame(summary).copy()
+    curves = pd.DataFrame(curves).copy()
+    for col in ("t95", "t99", "samples95"):
+        if col in summary.columns:
+            summary[col] = summary[col].astype(float)
+    return summary, curves
+
+
+# ----------------------------------------------------------------------------------------------
+# tidy helpers
+
+
+def teacher_history(run) -> pd.DataFrame:
+    """Teacher eval history: columns step, accuracy (and loss when present), sorted by step."""
+    h = run.history
+    h = h() if callable(h) else h
+    df = pd.DataFrame(h).copy()
+    if "accuracy" not in df.columns:
+        for alt in ("eval_accuracy", "test_accuracy", "acc"):
+            if alt in df.columns:
+                df = df.rename(columns={alt: "accuracy"})
+                break
+    if "metric" in df.columns and "value" in df.columns and "accuracy" not in df.columns:  # long format
+        df = df.pivot_table(index="step", columns="metric", values="value").reset_index()
+        for alt in ("eval_accuracy", "test_accuracy", "acc"):
+            if alt in df.columns and "accuracy" not in df.columns:
+                df = df.rename(columns={alt: "accuracy"})
+    df = df.dropna(subset=["accuracy"])
+    return df.sort_values("step").reset_index(drop=True)
+
+
+def first_step_at(hist: pd.DataFrame, threshold: float = 0.95) -> float:
+    """First step whose accuracy >= threshold (inf when never)."""
+    hit = hist.loc[hist["accuracy"] >= threshold, "step"]
+    return float(hit.iloc[0]) if len(hit) else math.inf
+
+
+def checkpoint_steps(run) -> list[int]:
+    """Sorted steps of the run's checkpoints."""
+    steps = run.steps
+    steps = steps() if callable(steps) else steps
+    return sorted(int(s) for s in steps)
+
+
+def t95_table(summary: pd.DataFrame, column: str = "t95") -> pd.DataFrame:
+    """Wide table: index seed, columns strategy, values ``column`` (inf = not reached)."""
+    return summary.pivot_table(index="seed", columns="strategy", values=column, aggfunc="first")
+
+
+def accuracy_at(hist: pd.DataFrame, step: int) -> float:
+    """Accuracy of the history row nearest to ``step``."""
+    i = int(np.argmin(np.abs(hist["step"].to_numpy() - step)))
+    return float(hist["accuracy"].iloc[i])
+
+
+def get_teachers(ctx: Context, cfg, seeds) -> list:
+    """Finished teacher runs of ``cfg`` for each seed in ``seeds``, trained as one ensemble
+    (``sims.train.train_teachers``; run dirs ``<cache>/<engine>/teachers-<hash>/seed-<s>``)."""
+    seeds = [int(s) for s in seeds]
+    base = cfg.replace(seed=0)
+    key = "teachers:" + _hash(base) + ":" + ",".join(map(str, seeds))
+    if key not in ctx.memo and all(("teachers:" + _hash(base) + f":{s}") in ctx.memo for s in seeds):
+        return [ctx.memo["teachers:" + _hash(base) + f":{s}"][0] for s in seeds]
+
+    def build():
+        ctx.apply_threads()
+        from sims.train import train_teachers
+
+        root = ctx.cache_dir / engine_version(base.model.arch) / f"teachers-{_hash(base)[:16]}"
+        root.mkdir(parents=True, exist_ok=True)
+        return train_teachers(base, seeds, root, device=ctx.device, progress=ctx.progress)
+
+    return ctx.memoize(key, build)
+
+
+def get_probe(ctx: Context, run, **kwargs) -> pd.DataFrame:
+    """``sims.probe.probe_run(run, **kwargs)``, cached on disk (Parquet, table attrs in JSON) and in
+    ctx under the teacher config hash, the checkpoint steps and the probe arguments."""
+    from sims.probe import probe_run
+
+    arch = run.config.model.arch
+    spec = json.dumps({k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in sorted(kwargs.items())},
+                      sort_keys=True, default=str)
+    key = "probe:" + hashlib.sha256((_hash(run.config) + spec + ",".join(map(str, run.steps))).encode()
+                                    + _probe_version().encode()).hexdigest()[:16]
+
+    def build():
+        folder = ctx.cache_dir / engine_version(arch) / key.replace(":", "-")
+        t_path, a_path = folder / "table.parquet", folder / "attrs.json"
+        if t_path.is_file() and a_path.is_file():
+            table = pd.read_parquet(t_path)
+            table.attrs.update(json.loads(a_path.read_text()))
+            return table
+        ctx.apply_threads()
+        table = probe_run(run, **kwargs)
+        folder.mkdir(parents=True, exist_ok=True)
+        plain = table.copy()
+        plain.attrs = {}
+        tmp = t_path.with_name(t_path.name + ".tmp")
+        plain.to_parquet(tmp)
+        os.replace(tmp, t_path)
+        write_text_atomic(a_path, json.dumps(table.attrs, default=str))
+        return table
+
+    return ctx.memoize(key, build)
+
+
+@functools.lru_cache(maxsize=1)
+def _probe_version() -> str:
+    root = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256()
+    for rel in ("sims/probe.py", "parity_theory/fourier.py", "parity_theory/_kernels.py"):
+        p = root / rel
+        if p.is_file():
+            h.update(p.read_bytes())
+    return h.hexdigest()[:12]
