@@ -290,19 +290,22 @@ def _positive_int_arg(s: str) -> int:
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """--quick, --seeds, --device, --scale cpu|paper, --out, --cache-dir, --no-progress, --transformer, --threads."""
+    """--quick, --seeds, --device, --scale cpu|paper, --out, --cache-dir, --no-progress, --[no-]transformer, --threads."""
     parser.add_argument("--quick", action="store_true", help="CI scale: everything small (well under a minute)")
     parser.add_argument("--seeds", type=_positive_int_arg, default=None,
                         help="number of student seeds (default: 4 at the CPU scale, 3 in --quick, 3 at --scale paper)")
-    parser.add_argument("--device", default="cpu", help="auto | cpu | cuda | cuda:N (default cpu)")
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto: cuda when present)")
     parser.add_argument("--scale", choices=("cpu", "paper"), default="cpu",
                         help="cpu: the 2-core settings of PAPER.md §3; paper: the paper's (100,6) settings (GPU)")
     parser.add_argument("--out", default="reproduce_out", help="output folder for REPORT.md, claims.json, figures")
     parser.add_argument("--cache-dir", default=None,
                         help="teacher-run cache (default $IMPLICIT_CURRICULUM_CACHE or ~/.cache/implicit-curriculum)")
     parser.add_argument("--no-progress", action="store_true", help="hide the tqdm progress bars")
-    parser.add_argument("--transformer", action="store_true",
-                        help="also run the Transformer acceleration check (CPU: minutes more; always on at --scale paper)")
+    tf = parser.add_mutually_exclusive_group()
+    tf.add_argument("--transformer", action="store_true", default=None,
+                    help="run the Transformer acceleration check even in --quick mode (on by default otherwise)")
+    tf.add_argument("--no-transformer", dest="transformer", action="store_false",
+                    help="skip the Transformer acceleration check (about 3 of the default run's 4 minutes on 2 cores)")
     parser.add_argument("--threads", type=_positive_int_arg, default=1,
                         help="torch CPU threads (default 1: the machine is shared)")
     return parser

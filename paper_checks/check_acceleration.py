@@ -97,17 +97,18 @@ def _mlp(ctx: Context) -> ClaimResult:
 
 
 def _transformer(ctx: Context) -> ClaimResult:
-    """Transformer acceleration (opt-in: --transformer, or --scale paper), pooled over several teachers."""
+    """Transformer acceleration (default except in --quick; --no-transformer skips it), pooled over several teachers."""
     t0 = time.perf_counter()
     name = "acceleration_transformer"
     claim = "progressive and 2-shot Transformer students (few heads) reach 95% faster than CE and one-shot"
     claimed = ("figure 1 (Transformer, 32-head teacher, 4-head student): progressive ≈ teacher (transition "
                "≈3.3–3.6M samples); CE and one-shot at 0.5 through 8M samples")
-    wanted = getattr(ctx.args, "transformer", False) or ctx.scale == "paper"
+    choice = getattr(ctx.args, "transformer", None)
+    wanted = (not ctx.quick) if choice is None else bool(choice)
     if not wanted:
-        why = ("not run at this scale: the CPU-feasible Transformer configuration (docs/transformer.md: (14,2), 1 layer, "
-               "8-head teachers, 2-head students, 4 teachers) costs 3-6 minutes on 2 cores, beyond the default budget; "
-               "run `pdistill reproduce --transformer` (or --scale paper on a GPU)")
+        why = ("not run: skipped by --quick or --no-transformer (the CPU-feasible Transformer configuration, "
+               "docs/transformer.md: (14,2), 1 layer, 8-head teachers, 2-head students, 4 teachers, costs about "
+               "3 minutes on 2 cores); run `pdistill reproduce` without those flags")
         return ClaimResult(name=name, claim=claim, claimed=claimed, measured=why, ratio=None,
                            verdict="inconclusive", seeds=(), wall_s=time.perf_counter() - t0, notes=why)
     tcfg0, scfg = _runs.transformer_configs(ctx)
