@@ -30,3 +30,11 @@ def test_ci_runs_exactly_the_readme_test_command():
 def test_console_script_points_at_the_dispatcher():
     text = (ROOT / "pyproject.toml").read_text()
     assert 'pdistill = "sims.cli:main"' in text
+
+
+def test_readme_python_tour_runs():
+    """The README's Python tour is executable as written (no torch needed)."""
+    block = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)[0]
+    namespace: dict = {}
+    exec(compile(block, "README.md", "exec"), namespace)
+    assert abs(namespace["b"].evaluate(d=100, rho=0.1, delta=0.01, j=1) - 7922.79) < 0.01
