@@ -11,16 +11,16 @@ never reaches 95% counts as t95 = +inf (so baseline-not-reached gives +inf, meth
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+
+from sims.io import atomic_savefig, atomic_write_json, atomic_write_text
 
 __all__ = [
     "VERDICTS",
@@ -219,51 +219,19 @@ def fmt(x: Any, digits: int = 3) -> str:
 # files
 
 
-def _umask_mode() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and os.replace."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, _umask_mode())  # mkstemp creates 0600; a report is an ordinary file
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    """Write ``text`` to ``path`` atomically (``sims.io.atomic_write_text``)."""
+    return atomic_write_text(path, text)
 
 
 def write_json_atomic(path: str | os.PathLike, obj: Any) -> Path:
     """Strict JSON (no NaN/Infinity) written atomically."""
-    return write_text_atomic(path, json.dumps(jsonable(obj), indent=2, allow_nan=False) + "\n")
+    return atomic_write_json(path, jsonable(obj), indent=2, allow_nan=False)
 
 
 def save_figure_atomic(fig, path: str | os.PathLike, dpi: int = 110) -> Path:
-    """Save a matplotlib figure as PNG atomically and close it."""
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png")
-        os.chmod(tmp, _umask_mode())
-        os.replace(tmp, path)
-    finally:
-        plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    """Save a matplotlib figure as PNG atomically and close it (also on failure)."""
+    return atomic_savefig(fig, path, close=True, dpi=dpi, bbox_inches="tight", format="png")
 
 
 # ----------------------------------------------------------------------------------------------

@@ -16,11 +16,12 @@ import functools
 import hashlib
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from sims.io import atomic_write_parquet
 
 from ._claims import Context, write_text_atomic
 
@@ -195,9 +196,7 @@ def get_students(ctx: Context, run, cfg, label: str = "", strategies=None) -> tu
         summary, curves = _as_frames(res)
         folder.mkdir(parents=True, exist_ok=True)
         for df, p in ((summary, s_path), (curves, c_path)):
-            tmp = p.with_name(p.name + ".tmp")
-            df.to_parquet(tmp)
-            os.replace(tmp, p)
+            atomic_write_parquet(p, df, index=None)
         write_text_atomic(folder / "config.json", json.dumps({"label": label, "student": cfg.to_dict()}, indent=1))
         return summary, curves
 
@@ -305,9 +304,7 @@ def get_probe(ctx: Context, run, **kwargs) -> pd.DataFrame:
         folder.mkdir(parents=True, exist_ok=True)
         plain = table.copy()
         plain.attrs = {}
-        tmp = t_path.with_name(t_path.name + ".tmp")
-        plain.to_parquet(tmp)
-        os.replace(tmp, t_path)
+        atomic_write_parquet(t_path, plain, index=None)
         write_text_atomic(a_path, json.dumps(table.attrs, default=str))
         return table
 

@@ -9,7 +9,7 @@ from numbers import Integral
 
 import numpy as np
 
-__all__ = ["ParityTask", "check_generator", "check_pm1"]
+__all__ = ["ParityTask", "check_generator", "check_int", "check_pm1"]
 
 
 def check_generator(rng, name: str = "rng") -> np.random.Generator:
@@ -20,6 +20,15 @@ def check_generator(rng, name: str = "rng") -> np.random.Generator:
             f"got {type(rng).__name__}."
         )
     return rng
+
+
+def check_int(value, name: str, lo: int = 1) -> int:
+    """Return ``value`` as an int if it is an integer (not a bool) >= ``lo``; else TypeError / ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(f"{name} must be an int >= {lo}; got {name}={value!r} ({type(value).__name__}).")
+    if value < lo:
+        raise ValueError(f"{name} must be an int >= {lo}; got {name}={value}.")
+    return int(value)
 
 
 def _positive_int(value, name: str, owner: str = "ParityTask") -> int:

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from numbers import Integral, Real
+from numbers import Real
 from statistics import NormalDist
 
 import numpy as np
+
+from .parity import check_int
 
 __all__ = ["Estimate", "hoeffding_tol", "clt_tol", "noise_floor", "required_samples"]
 
@@ -46,14 +48,6 @@ class Estimate:
         return np.asarray(self.mean) - tol, np.asarray(self.mean) + tol
 
 
-def _check_int(value, name: str, lo: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{name} must be an int >= {lo}; got {name}={value!r} ({type(value).__name__}).")
-    if value < lo:
-        raise ValueError(f"{name} must be an int >= {lo}; got {name}={value}.")
-    return int(value)
-
-
 def _check_delta(delta) -> float:
     if isinstance(delta, bool) or not isinstance(delta, Real) or not 0.0 < float(delta) < 1.0:
         raise ValueError(f"delta must be a probability in (0, 1); got delta={delta!r}.")
@@ -68,8 +62,8 @@ def hoeffding_tol(m: int, n_checks: int = 1, delta: float = 1e-6,
     t = (hi - lo) * sqrt(ln(2 n_checks / delta) / (2 m)).
     Default range [-1, 1]: products f(x) chi_T(x) with f in [0, 1] or [-1, 1].
     """
-    m = _check_int(m, "m")
-    n_checks = _check_int(n_checks, "n_checks")
+    m = check_int(m, "m")
+    n_checks = check_int(n_checks, "n_checks")
     delta = _check_delta(delta)
     try:
         lo, hi = (float(v) for v in value_range)
@@ -86,7 +80,7 @@ def clt_tol(stderr, n_checks: int = 1, delta: float = 1e-6):
     Valid for large m (CLT); prefer :func:`hoeffding_tol` for small m or heavy tails.
     Returns an array shaped like ``stderr`` (a float for a scalar).
     """
-    n_checks = _check_int(n_checks, "n_checks")
+    n_checks = check_int(n_checks, "n_checks")
     delta = _check_delta(delta)
     z = NormalDist().inv_cdf(1.0 - delta / (2.0 * n_checks))
     se = np.asarray(stderr, dtype=np.float64)
@@ -106,7 +100,7 @@ def noise_floor(m: int, second_moment: float = 0.25, quantile: float | None = No
     {0,1} teacher, at most 1 for any output in [0, 1] or [-1, 1].
     Example: m = 1e5, E[f^2] = 0.25 -> mean 1.26e-3; the 0.999 quantile is 5.2e-3.
     """
-    m = _check_int(m, "m")
+    m = check_int(m, "m")
     if isinstance(second_moment, bool) or not isinstance(second_moment, Real) or not (
             math.isfinite(second_moment) and second_moment >= 0):
         raise ValueError(f"second_moment must be a finite real >= 0; got second_moment={second_moment!r}.")
@@ -127,7 +121,7 @@ def required_samples(rho: float, n_checks: int = 1, delta: float = 1e-6,
     """
     if isinstance(rho, bool) or not isinstance(rho, Real) or not (math.isfinite(rho) and rho > 0):
         raise ValueError(f"rho must be a finite real > 0; got rho={rho!r}.")
-    n_checks = _check_int(n_checks, "n_checks")
+    n_checks = check_int(n_checks, "n_checks")
     delta = _check_delta(delta)
     lo, hi = (float(v) for v in value_range)
     m = math.ceil((hi - lo) ** 2 * math.log(2.0 * n_checks / delta) / (2.0 * (rho / 2.0) ** 2))

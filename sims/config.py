@@ -82,6 +82,18 @@ def _set(obj, name, value):
     object.__setattr__(obj, name, value)
 
 
+def _coerce_nested(obj, owner: str) -> None:
+    """Turn each sub-config of ``obj`` (``type(obj)._nested()``) given as a dict into its config
+    class; anything else but an instance of that class is a TypeError naming ``owner``."""
+    for name, typ in type(obj)._nested().items():
+        v = getattr(obj, name)
+        if isinstance(v, dict):
+            v = typ.from_dict(v)
+            _set(obj, name, v)
+        if not isinstance(v, typ):
+            raise TypeError(f"{owner}.{name} must be a {typ.__name__} (or dict); got {type(v).__name__}.")
+
+
 def _from_mapping(cls, d: dict, nested: dict[str, type] | None = None):
     """Build ``cls`` from a dict, rejecting unknown keys with a clear message."""
     if isinstance(d, cls):
@@ -291,13 +303,7 @@ class TeacherConfig(_Base):
 
     def __post_init__(self):
         o = "TeacherConfig"
-        for name, typ in (("task", TaskConfig), ("model", ModelConfig), ("optim", OptimConfig)):
-            v = getattr(self, name)
-            if isinstance(v, dict):
-                v = typ.from_dict(v)
-                _set(self, name, v)
-            if not isinstance(v, typ):
-                raise TypeError(f"{o}.{name} must be a {typ.__name__} (or dict); got {type(v).__name__}.")
+        _coerce_nested(self, o)
         for name in ("steps", "batch", "ckpt_every", "eval_every", "eval_size"):
             _set(self, name, _int(o, name, getattr(self, name)))
         _set(self, "eval_seed", _int(o, "eval_seed", self.eval_seed, lo=0))
@@ -349,13 +355,7 @@ class StudentConfig(_Base):
 
     def __post_init__(self):
         o = "StudentConfig"
-        for name, typ in (("model", ModelConfig), ("optim", OptimConfig)):
-            v = getattr(self, name)
-            if isinstance(v, dict):
-                v = typ.from_dict(v)
-                _set(self, name, v)
-            if not isinstance(v, typ):
-                raise TypeError(f"{o}.{name} must be a {typ.__name__} (or dict); got {type(v).__name__}.")
+        _coerce_nested(self, o)
         for name in ("steps", "batch", "eval_every", "eval_size", "progressive_interval"):
             _set(self, name, _int(o, name, getattr(self, name)))
         _set(self, "eval_seed", _int(o, "eval_seed", self.eval_seed, lo=0))

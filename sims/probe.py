@@ -32,13 +32,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from itertools import combinations
-from numbers import Integral, Real
+from numbers import Real
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -46,8 +44,10 @@ import numpy as np
 import pandas as pd
 
 from parity_theory.fourier import correlations, random_off_support_subsets, support_spectrum
-from parity_theory.parity import ParityTask, check_generator
+from parity_theory.parity import ParityTask, check_generator, check_int
 from parity_theory.stats import clt_tol
+
+from .io import atomic_savefig, atomic_write_parquet, atomic_write_text
 
 __all__ = [
     "CallableRun",
@@ -91,14 +91,6 @@ class CallableRun:
         if step not in self.probas:
             raise ValueError(f"CallableRun: no checkpoint at step={step}; available {self.steps}.")
         return np.asarray(self.probas[step](x), dtype=np.float64)
-
-
-def _check_int(value, name: str, lo: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{name} must be an int >= {lo}; got {name}={value!r} ({type(value).__name__}).")
-    if value < lo:
-        raise ValueError(f"{name} must be an int >= {lo}; got {name}={value}.")
-    return int(value)
 
 
 def _check_run(run):
@@ -323,10 +315,10 @@ def probe_run(run, samples: int = 100_000, off_support_per_degree: int = 100, se
     the probe samples), degree, in_support, T ("i,j,..."), coef (signed), corr = |coef|, stderr.
     """
     _check_run(run)
-    samples = _check_int(samples, "samples", lo=2)
-    off_support_per_degree = _check_int(off_support_per_degree, "off_support_per_degree", lo=0)
-    seed = _check_int(seed, "seed", lo=0)
-    batch_size = _check_int(batch_size, "batch_size")
+    samples = check_int(samples, "samples", lo=2)
+    off_support_per_degree = check_int(off_support_per_degree, "off_support_per_degree", lo=0)
+    seed = check_int(seed, "seed", lo=0)
+    batch_size = check_int(batch_size, "batch_size")
     chosen = _select_steps(run.steps, steps)
     rng = np.random.default_rng(seed)
     x, _ = run.task.sample(samples, rng)
@@ -346,20 +338,10 @@ def probe_run(run, samples: int = 100_000, off_support_per_degree: int = 100, se
 
 
 def write_parquet(table: pd.DataFrame, path) -> Path:
-    """Write ``table`` to Parquet atomically (temp file + os.replace)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    os.close(fd)
-    try:
-        t = table.copy()
-        t.attrs = {}
-        t.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    """Write ``table`` to Parquet atomically (see :mod:`sims.io`); its attrs are dropped."""
+    t = table.copy()
+    t.attrs = {}
+    return atomic_write_parquet(path, t, index=False)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -566,8 +548,8 @@ def thresholding_samples(proba: Callable[[np.ndarray], np.ndarray], task: Parity
     the success rates per N.
     """
     check_generator(rng)
-    degree = _check_int(degree, "degree")
-    trials = _check_int(trials, "trials")
+    degree = check_int(degree, "degree")
+    trials = check_int(trials, "trials")
     if degree >= task.k or degree > 3:
         raise ValueError(f"degree must be in [1, min(k - 1, 3)] = [1, {min(task.k - 1, 3)}]; got degree={degree}.")
     grid = sorted(int(g) for g in (grid or [2 ** i for i in range(7, 18)]))
@@ -693,17 +675,7 @@ def plot_probe(table: pd.DataFrame, path=None, *, chosen: int | None = None, del
                  "shaded: off-support mean..max", fontsize=9)
     fig.tight_layout()
     if path is not None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem + ".", suffix=".png")
-        os.close(fd)
-        try:
-            fig.savefig(tmp, dpi=120)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        plt.close(fig)
+        atomic_savefig(fig, path, dpi=120)
     return fig
 
 
@@ -751,11 +723,7 @@ def cli_main(argv=None) -> int:
     chosen = choose_checkpoint(run, args.rule, table=table, threshold=args.threshold)
     summary = curriculum_summary(table)
     summary.update(chosen_step=chosen, rule=args.rule, probe_wall_s=round(wall, 3), run_dir=str(args.run_dir))
-    blob = json.dumps(summary, indent=2)
-    fd, tmp = tempfile.mkstemp(dir=out, prefix="summary.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(blob)
-    os.replace(tmp, out / "summary.json")
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
     plot_probe(table, out / "probe.png", chosen=chosen)
     t = summary["transition"]
     print(f"probed {table['step'].nunique()} checkpoints at N={args.samples} in {wall:.1f}s; "

@@ -30,6 +30,7 @@ from safetensors.torch import load_file, save_file
 
 from parity_theory.parity import ParityTask
 
+from . import io as _io
 from .config import OptimConfig, TeacherConfig, config_hash, derive_seed
 from .data import ParityStream, as_model_input, eval_set, sample_streams
 from .devices import resolve_device
@@ -62,24 +63,13 @@ def _tmp_name(path: Path) -> Path:
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
-    path = Path(path)
-    tmp = _tmp_name(path)
-    with open(tmp, "w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    """Write ``text`` atomically and fsynced (see :mod:`sims.io`)."""
+    _io.atomic_write_text(path, text, fsync=True)
 
 
 def atomic_write_parquet(path: str | Path, df: pd.DataFrame) -> None:
-    path = Path(path)
-    tmp = _tmp_name(path)
-    try:
-        df.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    """Write ``df`` to Parquet atomically, without its index (see :mod:`sims.io`)."""
+    _io.atomic_write_parquet(path, df, index=False)
 
 
 def _atomic_dir(final: Path, fill: Callable[[Path], None]) -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..io import atomic_savefig
+
 __all__ = ["plot_sweep"]
 
 
@@ -33,12 +35,7 @@ def plot_sweep(df, out_dir: str | Path, axes: list[str], metric: str = "t95", cu
     strategies = sorted(summ["strategy"].unique()) if len(summ) else []
 
     def _save(fig, name):
-        path = out_dir / name
-        tmp = path.with_name(f".{path.name}.tmp.png")
-        fig.savefig(tmp, dpi=110, bbox_inches="tight")
-        plt.close(fig)
-        tmp.replace(path)
-        written.append(path)
+        written.append(atomic_savefig(fig, out_dir / name, dpi=110, bbox_inches="tight"))
 
     for axis in numeric:
         fig, ax = plt.subplots(figsize=(5.5, 3.8))

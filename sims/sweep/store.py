@@ -21,12 +21,12 @@ import json
 import os
 import socket
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import io as _io
 from .spec import SweepSpec, SweepSpecError, Unit
 
 __all__ = [
@@ -42,26 +42,13 @@ _ALIVE_SLURM = {"PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED", 
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temp file in the same folder, fsync, then os.replace (readers never see a partial file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    """Write ``data`` atomically and fsynced (readers never see a partial file); see :mod:`sims.io`."""
+    _io.atomic_write_bytes(path, data, fsync=True)
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n").encode())
+    """The sweep's JSON (indent 2, sorted keys, ``default=str``), written like :func:`atomic_write_bytes`."""
+    _io.atomic_write_json(path, obj, fsync=True, indent=2, sort_keys=True, default=str)
 
 
 def read_json(path: Path) -> dict | None:
