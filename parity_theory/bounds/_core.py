@@ -277,7 +277,11 @@ class Bound:
         return out
 
     def evaluate_exact(self, strict: bool = True, **values) -> sp.Basic:
-        """The bound's value as an exact sympy number (floats are read as decimals: 0.01 -> 1/100)."""
+        """The bound's value as an exact sympy number (floats are read as decimals: 0.01 -> 1/100).
+
+        Exact arithmetic can be slow for powers with long rational exponents (sympy looks for perfect
+        roots); ``evaluate`` computes the float numerically instead and never goes through this.
+        """
         vals = self._resolve(values, strict)
         if self.exact is not None:
             return self.exact(vals)
@@ -289,10 +293,17 @@ class Bound:
         Raises ValueError naming any missing, unknown, unused (``strict``) or out-of-domain symbol
         and any violated validity condition.
         """
-        val = self.evaluate_exact(strict, **values)
-        if isinstance(val, (int, Integral)):
-            return float(val)
-        num = sp.N(val, 30)
+        vals = self._resolve(values, strict)
+        if self.exact is not None:
+            val = self.exact(vals)
+            if isinstance(val, (int, Integral)):
+                return float(val)
+            num = sp.N(val, 30)
+        else:
+            # Numerically (mpmath, 30 digits), never through the exact value: an exact power with a
+            # rational exponent (d**(2c) at c = 3.2345...) makes sympy search for perfect roots of
+            # huge integers, which can take minutes.
+            num = self.expr.evalf(30, subs={_S[x]: v for x, v in vals.items()})
         try:
             return float(num)
         except (TypeError, OverflowError):  # pragma: no cover - e.g. complex from a bad expression
