@@ -6,7 +6,8 @@ are shared between checks; a check run on its own builds its own from ``argv``.
 
 Ratios are "how many times faster": ratio = t95(baseline) / t95(method), paired by seed; a run that
 never reaches 95% counts as t95 = +inf (so baseline-not-reached gives +inf, method-not-reached gives
-0, both-not-reached is undefined and left out of the median with a note).
+0, both-not-reached counts as a tie, ratio 1: no speed-up was observed within the budget; the checks
+report how many such ties there are).
 """
 from __future__ import annotations
 

@@ -180,7 +180,7 @@ def get_students(ctx: Context, run, cfg, label: str = "", strategies=None) -> tu
     (inf = not reached), samples95; curves has strategy, seed, step, accuracy. ``strategies``: None
     (cfg.strategies) or names / engine Strategy objects (their repr enters the cache key). Cached
     on disk and in ctx."""
-    thash = _hash(run.config) if hasattr(run, "config") else str(getattr(run, "path", ""))
+    thash = _hash(run.config)
     skey = "" if strategies is None else repr(list(strategies))
     key = "students:" + hashlib.sha256((thash + _hash(cfg) + skey).encode()).hexdigest()[:16]
 
@@ -204,10 +204,8 @@ def get_students(ctx: Context, run, cfg, label: str = "", strategies=None) -> tu
 
 
 def _as_frames(res) -> tuple[pd.DataFrame, pd.DataFrame]:
-    summary = res.summary if hasattr(res, "summary") else res[0]
-    curves = res.curves if hasattr(res, "curves") else res[1]
-    summary = pd.DataFrame(summary).copy()
-    curves = pd.DataFrame(curves).copy()
+    """(summary, curves) of a ``sims.distill.StudentResults``, the step counts as floats (inf = not reached)."""
+    summary, curves = res.summary.copy(), res.curves.copy()
     for col in ("t95", "t99", "samples95"):
         if col in summary.columns:
             summary[col] = summary[col].astype(float)
@@ -219,21 +217,8 @@ def _as_frames(res) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def teacher_history(run) -> pd.DataFrame:
-    """Teacher eval history: columns step, accuracy (and loss when present), sorted by step."""
-    h = run.history
-    h = h() if callable(h) else h
-    df = pd.DataFrame(h).copy()
-    if "accuracy" not in df.columns:
-        for alt in ("eval_accuracy", "test_accuracy", "acc"):
-            if alt in df.columns:
-                df = df.rename(columns={alt: "accuracy"})
-                break
-    if "metric" in df.columns and "value" in df.columns and "accuracy" not in df.columns:  # long format
-        df = df.pivot_table(index="step", columns="metric", values="value").reset_index()
-        for alt in ("eval_accuracy", "test_accuracy", "acc"):
-            if alt in df.columns and "accuracy" not in df.columns:
-                df = df.rename(columns={alt: "accuracy"})
-    df = df.dropna(subset=["accuracy"])
+    """Teacher eval history (``run.history``: step, loss, accuracy, train_loss), sorted by step."""
+    df = pd.DataFrame(run.history).dropna(subset=["accuracy"])
     return df.sort_values("step").reset_index(drop=True)
 
 
@@ -245,9 +230,7 @@ def first_step_at(hist: pd.DataFrame, threshold: float = 0.95) -> float:
 
 def checkpoint_steps(run) -> list[int]:
     """Sorted steps of the run's checkpoints."""
-    steps = run.steps
-    steps = steps() if callable(steps) else steps
-    return sorted(int(s) for s in steps)
+    return sorted(int(s) for s in run.steps)
 
 
 def t95_table(summary: pd.DataFrame, column: str = "t95") -> pd.DataFrame:

@@ -1,17 +1,20 @@
-"""Claim 5 (one-shot is no better than CE, and worse at low temperature).
+"""Claim 1, baselines (one-shot is no better than CE, figure 1; and worse at low temperature, PAPER.md §3).
 
 Measured on the shared MLP teacher: speed-up s = t95(CE) / t95(one-shot) per seed (paired: same
 init and data stream), at tau = 1 (the acceleration run, reused), tau = 0.5 and tau = 0 (argmax
-labels of the final teacher). Median over seeds with a 90% bootstrap interval. When most seeds
-reach 95% with neither strategy (ratio undefined), the paired difference of mean test accuracy
-over the run (area under the accuracy curve / steps) decides instead (a tie at the budget says
-nothing about which is faster).
+labels of the final teacher). Median over seeds with a 90% bootstrap interval. When at least half
+of the seeds reach 95% with neither strategy (a tie, ratio 1 by convention), the paired difference
+d = one-shot − CE of mean test accuracy over the run (area under the accuracy curve / steps)
+decides instead (a tie at the budget says nothing about which is faster).
 
 Verdicts (thresholds stated, not tuned):
   tau = 1 "no better": does not hold when the interval's lower end is > 1 (one-shot clearly faster);
-  holds when the median is <= 1.25; else inconclusive.
+  holds when the median is <= 1.25; else inconclusive. On the accuracy difference: does not hold
+  when d's interval lies above 0; holds when d's median is <= 0.01; else inconclusive.
   low temperature "worse": holds when the tau = 0.5 interval's upper end is < 1 (clearly slower);
-  does not hold when its median is >= 1; else inconclusive. (argmax reported beside it.)
+  does not hold when its median is >= 1; else inconclusive. On the accuracy difference: holds when
+  d's interval lies below 0; does not hold when d's median is >= 0; else inconclusive. (argmax
+  reported beside it.)
 """
 from __future__ import annotations
 

@@ -4,7 +4,9 @@ Measured: for n in a grid at fixed k (cpu scale: n in {20, 30, 40, 60}, k = 3), 
 and CE and 2-shot students over the seeds; samples95 = t95 x batch (students of one batch size,
 fresh samples each step). Fit log(samples95) = a + b log(n) by least squares over all
 (n, seed) points; a run that never reaches 95% is censored at the step budget (a lower bound on
-its true cost, which can only lower its fitted exponent; the count is reported). Interval: 90%
+its true cost; at the largest n, where censoring happens, it lowers that strategy's fitted
+exponent — which favours the claim when 2-shot runs are censored; the count per strategy is
+reported). Interval: 90%
 bootstrap over seeds within each n (paired: one resampled seed set serves both strategies).
 Beside them: the exponents of n the bounds predict (``bounds.get(name).exponent_in("d")`` at this
 k): CE/one-shot ~ d^(k-1) (``paper_one_shot``), progressive ~ d^2 (``paper_progressive``).

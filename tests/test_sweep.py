@@ -125,6 +125,10 @@ def test_bad_output_folder_and_foreign_sweep(tmp_path):
     with pytest.raises(SweepSpecError, match="made by a different sweep file"):
         run_sweep(other, out, progress=False, log=lambda *_: None)
     assert sorted(p.name for p in (out / "units").iterdir()) == before
+    with pytest.raises(SweepSpecError, match="device must be"):
+        run_sweep(spec, tmp_path / "out4", device="gpu", progress=False, log=lambda *_: None)
+    assert cli_main(["run", str(write_toy(tmp_path)), "--out", str(tmp_path / "out4"), "--device", "cdua"]) == 2
+    assert not (tmp_path / "out4").exists()
     bad_unit = dataclasses.replace(spec, unit="sims.sweep.toy:no_such_function")
     with pytest.raises(SweepSpecError, match="cannot be imported"):
         run_sweep(bad_unit, tmp_path / "out3", progress=False, log=lambda *_: None)
@@ -180,6 +184,10 @@ def test_failing_unit_traceback_then_rerun_after_fix(tmp_path, capsys):
     assert "2 failed" in text and "2 done" in text
     assert "Traceback (most recent call last)" in text
     assert "RuntimeError: toy unit asked to fail at step 2" in text
+    # collect leaves the failed units out and names them
+    df, missing = collect(SweepFolder(out))
+    assert len(missing) == 2 and set(df["unit_id"]).isdisjoint(missing) and df["unit_id"].nunique() == 2
+    assert not (out / "units" / missing[0] / "results.parquet").exists()
     # failed units are retried on the next run (attempt 2), done ones are not touched
     res = run_sweep(load_spec(p), out, progress=False, log=lambda *_: None)
     assert len(res["submitted"]) == 2

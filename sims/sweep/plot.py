@@ -1,10 +1,10 @@
 """Standard sweep figures from the collected long-format table (PNG, matplotlib Agg).
 
-* ``t95_vs_<axis>.png``: for each swept numeric axis, the median over seeds (and runs sharing the
+* ``<metric>_vs_<axis>.png`` (default metric t95; dots in the axis name become ``_``): for each swept numeric axis, the median over seeds (and runs sharing the
   axis value) of a summary metric (default t95, the first step with >= 95 % test accuracy) per
   strategy; the band spans the 25-75 % quantiles. Runs that never reached 95 % are left out and
   counted in the legend ("k/n reached").
-* ``t95_by_strategy.png`` when the sweep has no numeric axis.
+* ``<metric>_by_strategy.png`` when the sweep has no numeric axis.
 * ``curves.png``: mean test accuracy vs step per strategy, one panel per unit (at most 12).
 """
 from __future__ import annotations

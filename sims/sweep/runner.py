@@ -8,12 +8,13 @@ row can never be duplicated by reruns.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 from .executors import make_executor, sbatch_preview, wait_folder
 from .spec import SweepSpec, SweepSpecError, Unit, plan_units, resolve_callable
-from .store import SweepFolder, atomic_write_bytes
+from .store import SweepFolder, atomic_write_parquet
 
 __all__ = ["plan_text", "run_sweep", "status_text", "collect", "estimate_unit_seconds"]
 
@@ -99,6 +100,9 @@ def run_sweep(spec: SweepSpec, out: str | Path | None = None, *, executor: str |
     Everything that can be checked (spec, unit callable, output folder, folder identity) is checked
     before any job starts. ``wait=False`` (Slurm) returns after submission.
     """
+    if not isinstance(device, str) or not re.fullmatch(r"auto|cpu|cuda(:\d+)?", device):
+        # syntax only: CUDA itself is checked in the workers (a Slurm submitter may have no GPU)
+        raise SweepSpecError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got {device!r}.")
     if executor is not None:
         spec = spec.with_executor(kind=executor)
     out = out if out is not None else spec.out
@@ -174,19 +178,15 @@ def collect(folder: SweepFolder, out: str | Path | None = None):
     """Concatenate every finished unit's results into one table; write it (atomically) to ``out``
     (default DIR/results.parquet). Returns (DataFrame, list of unit ids not done)."""
     import pandas as pd
-    import pyarrow as pa
-    import pyarrow.parquet as pq
 
     units = folder.units()
     frames, missing = [], []
-    for u in units:
-        if folder.unit_status(u.unit_id).status == "done":
+    for u, s in zip(units, folder.statuses(units)):  # one squeue snapshot for all units
+        if s.status == "done":
             frames.append(pd.read_parquet(folder.results_path(u.unit_id)))
         else:
             missing.append(u.unit_id)
     df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     target = Path(out) if out is not None else folder.root / "results.parquet"
-    sink = pa.BufferOutputStream()
-    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), sink)
-    atomic_write_bytes(target, sink.getvalue().to_pybytes())
+    atomic_write_parquet(target, df)
     return df, missing

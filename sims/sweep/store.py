@@ -34,6 +34,7 @@ __all__ = [
     "UnitStatus",
     "atomic_write_bytes",
     "atomic_write_json",
+    "atomic_write_parquet",
     "owner_identity",
     "slurm_job_states",
 ]
@@ -44,6 +45,11 @@ _ALIVE_SLURM = {"PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED", 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` atomically and fsynced (readers never see a partial file); see :mod:`sims.io`."""
     _io.atomic_write_bytes(path, data, fsync=True)
+
+
+def atomic_write_parquet(path: Path, df) -> None:
+    """A DataFrame as Parquet (no index), written like :func:`atomic_write_bytes`."""
+    _io.atomic_write_parquet(path, df, fsync=True, index=False)
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:

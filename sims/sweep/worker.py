@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .spec import Unit, resolve_callable
-from .store import SweepFolder, owner_identity
+from .store import SweepFolder, atomic_write_parquet, owner_identity
 
 __all__ = ["UnitContext", "execute_unit", "execute_units", "RESULT_COLUMNS"]
 
@@ -105,14 +105,7 @@ def execute_unit(sweep_dir: str, unit_id: str, device: str = "auto") -> dict:
             work.mkdir(parents=True, exist_ok=True)
             df = fn(UnitContext(unit=unit, work_dir=work, attempt=attempt, device=device))
             df = _finish_frame(df, unit, sweep["name"], sweep["axes"])
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-
-            sink = pa.BufferOutputStream()
-            pq.write_table(pa.Table.from_pandas(df, preserve_index=False), sink)
-            from .store import atomic_write_bytes
-
-            atomic_write_bytes(folder.results_path(unit_id), sink.getvalue().to_pybytes())
+            atomic_write_parquet(folder.results_path(unit_id), df)
         except BaseException as exc:  # noqa: BLE001 - recorded, not swallowed: status shows it
             manifest.update(status="failed", finished=time.time(), seconds=time.perf_counter() - t0,
                             error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())

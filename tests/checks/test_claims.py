@@ -83,3 +83,30 @@ def test_fmt_and_jsonable():
     assert fmt(math.inf) == "∞" and fmt(None) == "–" and fmt(float("nan")) == "n/a"
     assert fmt(1234.0) == "1234" and fmt(0.1234) == "0.123"
     assert jsonable({"a": (np.int64(3), -math.inf)}) == {"a": [3, "-inf"]}
+
+
+def test_acceleration_verdict_rule_on_synthetic_tables():
+    """acceleration_result's rule (module docstring): holds when every pair's interval is above 1,
+    does not hold when any median is <= 1, inconclusive when a pair is all ties (nothing measured)."""
+    import pandas as pd
+
+    from paper_checks.check_acceleration import acceleration_result
+
+    inf = math.inf
+    seeds = range(5)
+
+    def verdict(ce, one_shot, progressive, two_shot):
+        t95 = pd.DataFrame(dict(ce=ce, one_shot=one_shot, progressive=progressive, two_shot=two_shot),
+                           index=pd.Index(seeds, name="seed"))
+        return acceleration_result("acceleration", t95, seeds, 0.0)
+
+    fast = [100.0, 110.0, 120.0, 130.0, 140.0]
+    r = verdict([inf] * 5, [400.0, 500.0, inf, inf, 450.0], fast, fast)
+    assert r.verdict == "holds" and r.ratio > 1
+    # 2-shot never reaches 95% on 3/5 seeds: its median speed-up over one-shot is 0 -> does not hold
+    r = verdict([inf] * 5, [400.0] * 5, fast, [inf, inf, inf, 100.0, 100.0])
+    assert r.verdict == "does not hold" and r.ratio == 0.0
+    # nobody reaches 95%: every pair is a tie (ratio 1 on every seed) -> inconclusive, not "does not hold"
+    r = verdict([inf] * 5, [inf] * 5, [inf] * 5, [inf] * 5)
+    assert r.verdict == "inconclusive" and r.details["speedups"]["ce/progressive"]["n_ties"] == 5
+    assert "5/5" in r.notes  # the ties are reported

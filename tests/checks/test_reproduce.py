@@ -1,12 +1,13 @@
 """The quick ``pdistill reproduce`` run (shared fixture): files, figures, claims.json, verdicts.
 
-Verdicts asserted are those PAPER.md §3 says hold robustly at this scale — acceleration (1), the
-spike (3) and 2-shot (4) — with the thresholds of the checks (bootstrap interval above 1, etc.);
+Verdicts asserted are those PAPER.md §3 says hold robustly at this scale — acceleration (claim 1), the
+spike (claim 2) and 2-shot (claim 3) — with the thresholds of the checks (bootstrap interval above 1, etc.);
 docs/reproduce.md records the spread over seed sets that justified asserting them.
 """
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import math
 import struct
 
@@ -91,21 +92,23 @@ def test_acceleration_numbers_are_consistent(claims_by_name):
 
 
 def test_second_run_reuses_the_cache(quick_report, tmp_path):
-    """Same cache: teachers and students are not retrained, results are identical."""
-    import time
+    """Same cache: teachers and students are not retrained (no cached file is written or touched),
+    and the results are identical."""
+    cache = Path(quick_report["cache"])
 
-    t0 = time.perf_counter()
+    def snapshot():
+        return {str(f): f.stat().st_mtime_ns for f in cache.rglob("*") if f.is_file()}
+
+    before = snapshot()
     rc = main_cli(["--quick", "--no-progress", "--only", "acceleration,two_shot", "--out", str(tmp_path),
-                   "--cache-dir", str(quick_report["cache"])])
-    wall = time.perf_counter() - t0
+                   "--cache-dir", str(cache)])
     assert rc == 0
+    assert len(before) > 0 and snapshot() == before
     again = {c["name"]: c for c in json.loads((tmp_path / "claims.json").read_text())}
     first = {c["name"]: c for c in quick_report["claims"]}
     for name in ("acceleration", "two_shot"):
         assert again[name]["measured"] == first[name]["measured"]
         assert again[name]["details"] == first[name]["details"]
-    # the first run trained for tens of seconds; a cached rerun only reads Parquet and plots
-    assert wall < 0.5 * quick_report["wall_s"]
 
 
 def test_bad_arguments_exit_2(capsys, tmp_path):
