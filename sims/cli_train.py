@@ -110,7 +110,10 @@ def teacher_main(argv: list[str] | None = None) -> int:
         _put(d, "task.k", a.k)
         _put(d, "task.support_seed", a.support_seed)
         if a.support:
-            sup = [int(s) for s in a.support.split(",") if s.strip()]
+            try:
+                sup = [int(s) for s in a.support.split(",") if s.strip()]
+            except ValueError:
+                raise ValueError(f"--support must be comma-separated 0-based indices, e.g. 0,3,7; got {a.support!r}.") from None
             _put(d, "task.support", sup)
             if a.k is None:
                 _put(d, "task.k", len(sup))
@@ -137,6 +140,8 @@ def teacher_main(argv: list[str] | None = None) -> int:
 def _parse_seeds(text: str) -> list[int]:
     text = str(text).strip()
     if "," not in text and text.isdigit():
+        if int(text) < 1:
+            raise ValueError(f"--seeds must be a positive count (e.g. 5) or a comma-separated list of ints; got {text!r}.")
         return list(range(int(text)))
     try:
         return [int(s) for s in text.split(",") if s.strip()]

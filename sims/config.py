@@ -317,10 +317,10 @@ class StudentConfig(_Base):
     strategies: names among ce | one_shot | progressive | two_shot | k_shot.
     tau: teacher temperature (0 = argmax hard labels); alpha: weight of the label CE in
     alpha * CE + (1 - alpha) * KD.
-    progressive: checkpoint grid index floor(t_q * multiplier) + lookahead, t_q = t rounded down
-    to ``progressive_interval`` (1 = every step); lookahead 1 = one checkpoint ahead (default,
-    PAPER.md §3), 0 = the official "current" rule; ``plateau_patience`` (evals) enables
-    advance-on-plateau.
+    progressive: at student step t, the checkpoint ``lookahead`` grid positions after the last
+    checkpoint with step <= t_q * multiplier, t_q = t rounded down to ``progressive_interval``
+    (1 = every step); lookahead 1 = one checkpoint ahead (default, PAPER.md §3), 0 = the
+    "current" checkpoint; ``plateau_patience`` (evals) enables advance-on-plateau.
     two_shot: the first checkpoint with teacher accuracy >= ``two_shot_threshold`` (or
     ``two_shot_checkpoint`` when given) for ``two_shot_steps`` student steps (default: as many
     as that checkpoint's step), then the final teacher.

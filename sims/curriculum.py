@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .io import atomic_write_text
 from .probe import RULES, choose_checkpoint, curriculum_summary, predicted_vs_measured, probe_run, transition_window
 
 __all__ = ["two_shot_from_rule", "control_checkpoints", "rule_study", "cost_study", "main"]
@@ -130,7 +131,7 @@ def main(argv=None) -> int:
     scfg = StudentConfig(seeds=tuple(range(2 if args.quick else args.student_seeds)), steps=args.student_steps,
                          early_stop=True)
     tab = rule_study(runs, scfg, probe_samples=10_000 if args.quick else 30_000)
-    tab.to_csv(out / "rule_study.csv", index=False)
+    atomic_write_text(out / "rule_study.csv", tab.to_csv(index=False))
     med = tab.groupby("strategy")["t95"].median()
     reached = tab.groupby("strategy")["t95"].apply(lambda s: f"{int(np.isfinite(s).sum())}/{len(s)}")
     print(pd.DataFrame({"median_t95": med, "reached": reached}).to_string())
@@ -138,11 +139,11 @@ def main(argv=None) -> int:
     if not args.skip_cost:
         cost = cost_study(runs, tab, trials=4 if args.quick else 10, probe_samples=20_000 if args.quick else 100_000,
                           grid=[2 ** i for i in range(7, 17)])
-        cost.to_csv(out / "cost_study.csv", index=False)
+        atomic_write_text(out / "cost_study.csv", cost.to_csv(index=False))
         print(cost.to_string())
     summ = {str(i): curriculum_summary(probe_run(r, samples=30_000, seed=0, off_support_per_degree=50))
             for i, r in enumerate(runs)}
-    (out / "curriculum.json").write_text(json.dumps(summ, indent=1))
+    atomic_write_text(out / "curriculum.json", json.dumps(summ, indent=1))
     print(f"wall {time.perf_counter() - t0:.0f}s; wrote {out}")
     return 0
 

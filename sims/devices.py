@@ -15,9 +15,17 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda"):
+        try:
+            dev = torch.device(device)
+        except RuntimeError:  # e.g. 'cuda:x', 'cudax'
+            raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got {device!r}.") from None
+        if dev.type != "cuda":
+            raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got {device!r}.")
         if not torch.cuda.is_available():
             raise ValueError(f"device={device!r} was requested but CUDA is not available on this machine; use 'cpu' or 'auto'.")
-        return torch.device(device)
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"device={device!r}: this machine has {torch.cuda.device_count()} CUDA device(s) (cuda:0..).")
+        return dev
     if device == "cpu":
         return torch.device("cpu")
     raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got {device!r}.")

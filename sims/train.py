@@ -72,15 +72,19 @@ def atomic_write_parquet(path: str | Path, df: pd.DataFrame) -> None:
     _io.atomic_write_parquet(path, df, index=False)
 
 
-def _atomic_dir(final: Path, fill: Callable[[Path], None]) -> None:
-    """Create directory ``final`` atomically: fill a temp dir, then rename. Existing final: kept."""
-    if final.exists():
+def _atomic_dir(final: Path, fill: Callable[[Path], None], required: Sequence[str] = ()) -> None:
+    """Create directory ``final`` atomically: fill a temp dir, then rename. An existing final that
+    holds every file in ``required`` is kept; an incomplete one (e.g. a file deleted by hand) is
+    replaced, so that resuming repairs it instead of leaving the run unfinished for good."""
+    if final.is_dir() and all((final / f).is_file() for f in required):
         return
     tmp = _tmp_name(final)
     tmp.mkdir(parents=True)
     try:
         fill(tmp)
         try:
+            if final.exists():
+                shutil.rmtree(final, ignore_errors=True)
             os.replace(tmp, final)
         except OSError:
             if not final.is_dir():  # another process wrote the same (deterministic) checkpoint first
@@ -499,7 +503,7 @@ def _run_members(cfgs: list[TeacherConfig], dirs: list[Path], dev: torch.device,
                 save_file(extra, str(tmp / "state.safetensors"))
                 (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
 
-            _atomic_dir(_ckpt_dir(d, step), fill)
+            _atomic_dir(_ckpt_dir(d, step), fill, _CKPT_FILES)
             atomic_write_parquet(d / "history.parquet", pd.DataFrame(histories[i], columns=["step", "loss", "accuracy", "train_loss"]))
 
     if t0 == 0:

@@ -66,4 +66,8 @@ def test_cli_config_file_flags_override_and_errors(tmp_path, capsys):
     assert "TaskConfig.k must be an int in [1, n]" in capsys.readouterr().err
     assert student_main(["--teacher", str(tmp_path / "missing"), "--out", str(tmp_path / "s")]) == 2
     assert "does not exist" in capsys.readouterr().err
+    assert teacher_main(["--seeds", "0", "--out", str(tmp_path / "bad")]) == 2
+    assert "--seeds must be a positive count" in capsys.readouterr().err
+    assert teacher_main(["--support", "1,x", "--out", str(tmp_path / "bad")]) == 2
+    assert "--support must be comma-separated" in capsys.readouterr().err
     assert SUBCOMMANDS["teacher"][0] == "sims.cli_train:teacher_main"

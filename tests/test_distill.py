@@ -155,6 +155,20 @@ def test_students_paired_and_ensemble_equals_separate(small_teacher):
     assert n_checked == 3
 
 
+def test_strategies_share_init_and_data_per_seed(small_teacher):
+    # two strategies that are the same rule under different names must give identical curves
+    # (same init AND same batches per seed); a one-shot control shows the curves can differ
+    cfg = SMALL_S.replace(seeds=(0, 1), steps=100)
+    res = train_students(small_teacher, [CE(), CE(name="ce_again"), OneShot()], cfg, device="cpu", progress=False)
+    c = res.curves
+    a = c[c.strategy == "ce"].reset_index(drop=True)
+    b = c[c.strategy == "ce_again"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(a.drop(columns="strategy"), b.drop(columns="strategy"))
+    o = c[c.strategy == "one_shot"].reset_index(drop=True)
+    assert not np.allclose(a.loss[1:], o.loss[1:])
+    assert not np.allclose(a[a.seed == 0].loss[1:].to_numpy(), a[a.seed == 1].loss[1:].to_numpy())
+
+
 def test_students_reproducible_and_autograd_path_agrees(small_teacher):
     cfg = SMALL_S.replace(strategies=("ce", "progressive"), seeds=(3,), steps=100)
     a = train_students(small_teacher, None, cfg, device="cpu", progress=False)

@@ -305,6 +305,22 @@ def test_cli_writes_parquet_summary_and_figure(tiny_runs, tmp_path):
     assert (out / "probe.png").stat().st_size > 5000
 
 
+def test_cli_errors_name_the_problem_and_keep_the_table(tiny_runs, tmp_path, capsys):
+    from sims.probe import cli_main
+
+    assert cli_main([str(tmp_path / "missing"), "--out", str(tmp_path / "o")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert cli_main([str(tiny_runs[0].out_dir), "--out", str(tmp_path / "o"), "--samples", "1"]) == 2
+    assert "samples must be an int >= 2" in capsys.readouterr().err
+    # the checkpoint choice fails (rule 'steepest' needs 3 checkpoints): the probed table is kept
+    out = tmp_path / "two"
+    steps = tiny_runs[0].steps[:2]
+    rc = cli_main([str(tiny_runs[0].out_dir), "--out", str(out), "--samples", "500", "--off-per-degree", "2",
+                   "--steps", f"{steps[0]}:{steps[1]}"])
+    assert rc == 2 and "needs >= 3 checkpoints" in capsys.readouterr().err
+    assert sorted(pd.read_parquet(out / "correlations.parquet")["step"].unique()) == steps
+
+
 def test_control_checkpoints_bracket_the_transition(tiny_runs):
     from sims.curriculum import control_checkpoints
 

@@ -211,6 +211,17 @@ def test_finished_run_is_not_retrained(small_run, monkeypatch):
     assert again.steps == small_run.steps
 
 
+def test_incomplete_checkpoint_dir_is_rewritten_on_resume(small_run, tmp_path):
+    run_dir = tmp_path / "damaged"
+    shutil.copytree(small_run.out_dir, run_dir)
+    (run_dir / "checkpoint-300" / "model.safetensors").unlink()  # e.g. deleted by hand
+    assert not TeacherRun.load(run_dir).finished
+    repaired = train_teacher(SMALL, run_dir, device="cpu", progress=False)
+    assert repaired.finished and repaired.steps == small_run.steps
+    a, b = _weights(repaired, 300), _weights(small_run, 300)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_checkpoint_errors(small_run, tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         TeacherRun.load(tmp_path / "nope")
@@ -291,3 +302,15 @@ def test_ensemble_resume_when_seeds_stopped_at_different_checkpoints(tmp_path):
         for s in r_old.steps:
             a, b = _weights(r_new, s), _weights(r_old, s)
             assert all(torch.equal(a[k], b[k]) for k in a), (r_old.config.seed, s)
+
+
+def test_resolve_device_edge_and_bad_names():
+    from sims.devices import resolve_device
+
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    for bad in ("gpu", "cuda:x", "cudax", "CPU"):
+        with pytest.raises(ValueError, match="'cuda:N'"):
+            resolve_device(bad)
+    with pytest.raises(ValueError, match="CUDA device|not available"):
+        resolve_device("cuda:99")
