@@ -245,9 +245,26 @@ def index_subset(b: int, n: int | None = None) -> tuple[int, ...]:
     return tuple(i for i in range(b.bit_length()) if b >> i & 1)
 
 
+def _support_tuple(support, name: str = "support") -> tuple[int, ...]:
+    """``support`` as a sorted tuple of distinct ints >= 0 (TypeError / ValueError otherwise)."""
+    try:
+        items = list(support)
+    except TypeError:
+        raise TypeError(f"{name} must be a sequence of ints; got {support!r}.") from None
+    for i in items:
+        if isinstance(i, (bool, np.bool_)) or not isinstance(i, Integral):
+            raise TypeError(f"{name} must hold ints; got {i!r} ({type(i).__name__}) in {tuple(items)!r}.")
+        if i < 0:
+            raise ValueError(f"{name} indices must be >= 0; got {i} in {tuple(items)!r}.")
+    out = tuple(sorted(int(i) for i in items))
+    if len(set(out)) != len(out):
+        raise ValueError(f"{name} must not repeat indices; got {tuple(items)!r}.")
+    return out
+
+
 def in_support_subsets(support, degree: int | None = None) -> list[tuple[int, ...]]:
     """All subsets of ``support`` (of the given degree, or all nonempty ones if None), sorted."""
-    support = tuple(sorted(int(i) for i in support))
+    support = _support_tuple(support)
     degrees = range(1, len(support) + 1) if degree is None else [_as_int(degree, "degree", lo=0)]
     return [T for d in degrees for T in itertools.combinations(support, d)]
 
@@ -305,7 +322,7 @@ def probe_subsets(n: int, support, rng: np.random.Generator, per_degree: int = 1
     that are not subsets of S (all of them when fewer exist; see random_off_support_subsets).
     degrees default to 1..k-1 (PAPER.md §2: degrees 1..5 for k = 6; T = S itself is degree k).
     """
-    sup = tuple(sorted(int(i) for i in support))
+    sup = _support_tuple(support)
     degrees = range(1, len(sup)) if degrees is None else degrees
     return {int(d): (in_support_subsets(sup, d),
                      random_off_support_subsets(n, sup, d, per_degree, rng, disjoint=disjoint, allow_fewer=True))

@@ -46,12 +46,9 @@ def check_pm1(x, name: str = "x", n: int | None = None) -> np.ndarray:
         raise ValueError(f"{name} must be a 2-D array of shape (m, n); got shape {arr.shape}.")
     if n is not None and arr.shape[1] != n:
         raise ValueError(f"{name} must have n={n} columns; got shape {arr.shape}.")
-    if arr.dtype == np.int8:
-        bad = (arr != 1) & (arr != -1)
-    else:
-        if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
-            raise TypeError(f"{name} must be numeric with entries in {{-1, +1}}; got dtype {arr.dtype}.")
-        bad = (arr != 1) & (arr != -1)
+    if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise TypeError(f"{name} must be numeric with entries in {{-1, +1}}; got dtype {arr.dtype}.")
+    bad = (arr != 1) & (arr != -1)
     if bad.any():
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
         raise ValueError(f"{name} must have entries in {{-1, +1}}; got {arr[idx].item()!r} at index {idx}.")

@@ -49,9 +49,21 @@ class Estimate:
 
 
 def _check_delta(delta) -> float:
-    if isinstance(delta, bool) or not isinstance(delta, Real) or not 0.0 < float(delta) < 1.0:
+    if isinstance(delta, bool) or not isinstance(delta, Real):
+        raise TypeError(f"delta must be a probability in (0, 1); got delta={delta!r} ({type(delta).__name__}).")
+    if not 0.0 < float(delta) < 1.0:  # also rejects NaN
         raise ValueError(f"delta must be a probability in (0, 1); got delta={delta!r}.")
     return float(delta)
+
+
+def _check_range(value_range) -> tuple[float, float]:
+    try:
+        lo, hi = (float(v) for v in value_range)
+    except (TypeError, ValueError):
+        raise TypeError(f"value_range must be a pair (lo, hi) of reals; got {value_range!r}.") from None
+    if not (math.isfinite(lo) and math.isfinite(hi) and hi > lo):
+        raise ValueError(f"value_range must be finite with lo < hi; got {value_range!r}.")
+    return lo, hi
 
 
 def hoeffding_tol(m: int, n_checks: int = 1, delta: float = 1e-6,
@@ -65,12 +77,7 @@ def hoeffding_tol(m: int, n_checks: int = 1, delta: float = 1e-6,
     m = check_int(m, "m")
     n_checks = check_int(n_checks, "n_checks")
     delta = _check_delta(delta)
-    try:
-        lo, hi = (float(v) for v in value_range)
-    except (TypeError, ValueError):
-        raise TypeError(f"value_range must be a pair (lo, hi) of reals; got {value_range!r}.") from None
-    if not (math.isfinite(lo) and math.isfinite(hi) and hi > lo):
-        raise ValueError(f"value_range must be finite with lo < hi; got {value_range!r}.")
+    lo, hi = _check_range(value_range)
     return (hi - lo) * math.sqrt(math.log(2.0 * n_checks / delta) / (2.0 * m))
 
 
@@ -123,6 +130,6 @@ def required_samples(rho: float, n_checks: int = 1, delta: float = 1e-6,
         raise ValueError(f"rho must be a finite real > 0; got rho={rho!r}.")
     n_checks = check_int(n_checks, "n_checks")
     delta = _check_delta(delta)
-    lo, hi = (float(v) for v in value_range)
+    lo, hi = _check_range(value_range)
     m = math.ceil((hi - lo) ** 2 * math.log(2.0 * n_checks / delta) / (2.0 * (rho / 2.0) ** 2))
     return max(1, m)

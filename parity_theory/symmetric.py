@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 
@@ -22,7 +22,9 @@ __all__ = ["krawtchouk", "krawtchouk_matrix", "fourier_by_degree", "support_spec
 
 
 def _check_k(k) -> int:
-    if isinstance(k, bool) or not isinstance(k, Integral) or k < 0:
+    if isinstance(k, bool) or not isinstance(k, Integral):
+        raise TypeError(f"k must be an int >= 0; got k={k!r} ({type(k).__name__}).")
+    if k < 0:
         raise ValueError(f"k must be an int >= 0; got k={k!r}.")
     return int(k)
 
@@ -32,15 +34,32 @@ def krawtchouk(k: int, m: int, j: int) -> int:
     any x in {-1,+1}^k with j entries -1 (exact integer)."""
     k = _check_k(k)
     for name, v in (("m", m), ("j", j)):
-        if isinstance(v, bool) or not isinstance(v, Integral) or not 0 <= v <= k:
+        if isinstance(v, bool) or not isinstance(v, Integral):
+            raise TypeError(f"{name} must be an int in [0, k] = [0, {k}]; got {name}={v!r} ({type(v).__name__}).")
+        if not 0 <= v <= k:
             raise ValueError(f"{name} must be an int in [0, k] = [0, {k}]; got {name}={v!r}.")
     return sum((-1) ** t * math.comb(j, t) * math.comb(k - j, m - t) for t in range(0, min(j, m) + 1))
 
 
 def krawtchouk_matrix(k: int) -> np.ndarray:
-    """Exact integer matrix K[m, j] = K_m(j), shape (k+1, k+1), dtype object (Python ints)."""
+    """Exact integer matrix K[m, j] = K_m(j), shape (k+1, k+1), dtype object (Python ints).
+
+    Built column by column with the three-term recurrence (from (1 - z^2) G' = ((k - 2j) - k z) G
+    for the generating function G(z) = (1 - z)^j (1 + z)^(k-j)):
+        (m + 1) K_{m+1}(j) = (k - 2j) K_m(j) - (k - m + 1) K_{m-1}(j),  K_0 = 1, K_1(j) = k - 2j,
+    O(k^2) exact integer operations (the defining sum, :func:`krawtchouk`, costs O(k^3) in all).
+    """
     k = _check_k(k)
-    return np.array([[krawtchouk(k, m, j) for j in range(k + 1)] for m in range(k + 1)], dtype=object)
+    K = np.empty((k + 1, k + 1), dtype=object)
+    for j in range(k + 1):
+        K[0, j] = 1
+        if k >= 1:
+            K[1, j] = k - 2 * j
+        for m in range(1, k):
+            q, r = divmod((k - 2 * j) * K[m, j] - (k - m + 1) * K[m - 1, j], m + 1)
+            assert r == 0, (k, m, j)  # exact by the recurrence
+            K[m + 1, j] = q
+    return K
 
 
 def fourier_by_degree(values_by_j) -> np.ndarray:
@@ -48,7 +67,9 @@ def fourier_by_degree(values_by_j) -> np.ndarray:
 
     values_by_j: real (k+1,), j = number of -1 entries among x_S. Returns float64 (k+1,);
     entry m is the coefficient of chi_A for every A subset of S with |A| = m. Binomials and
-    Krawtchouk numbers are exact integers; the sum is in float64 (error ~ 1e-16 * max|g| * 2^k).
+    Krawtchouk numbers are exact integers and each weight w_mj = C(k, j) K_m(j) / (2^k C(k, m)) is
+    one correctly rounded division of exact integers; the sum over j is in float64. Since
+    |K_m(j)| <= C(k, m), sum_j |w_mj| <= 1 and the error is ~ (k + 1) * 1e-16 * max|g|.
     """
     g = np.asarray(values_by_j)
     if g.dtype == object or not (np.issubdtype(g.dtype, np.number) or g.dtype == bool) or np.iscomplexobj(g):
@@ -63,8 +84,9 @@ def fourier_by_degree(values_by_j) -> np.ndarray:
     K = krawtchouk_matrix(k)
     out = np.empty(k + 1, dtype=np.float64)
     for m in range(k + 1):
-        # weights C(k, j) K_m(j) / (2^k C(k, m)) are exact rationals; evaluate each in float
-        w = np.array([math.comb(k, j) * K[m, j] / (2.0 ** k * math.comb(k, m)) for j in range(k + 1)])
+        # weights C(k, j) K_m(j) / (2^k C(k, m)): int / int is correctly rounded, also beyond 2^1023
+        den = (1 << k) * math.comb(k, m)
+        w = np.array([math.comb(k, j) * K[m, j] / den for j in range(k + 1)], dtype=np.float64)
         out[m] = float(np.sum(w * g))
     return out
 
@@ -83,9 +105,17 @@ def values_by_j(g: Callable[[int], float], k: int) -> np.ndarray:
     k = _check_k(k)
     if not callable(g):
         raise TypeError(f"g must be callable on the integer sum s in [-k, k]; got {type(g).__name__}.")
-    return np.array([float(g(k - 2 * j)) for j in range(k + 1)], dtype=np.float64)
+    out = np.empty(k + 1, dtype=np.float64)
+    for j in range(k + 1):
+        try:
+            out[j] = float(g(k - 2 * j))
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"g must return a real number; g({k - 2 * j}) failed: {err}") from None
+    return out
 
 
 def relu_values(k: int, b: float = 0.0) -> np.ndarray:
     """values_by_j for g(s) = ReLU(s + b) (PAPER.md §4's example; not normalised)."""
+    if isinstance(b, bool) or not isinstance(b, Real) or not math.isfinite(b):
+        raise ValueError(f"b must be a finite real; got b={b!r}.")
     return values_by_j(lambda s: max(s + b, 0.0), k)

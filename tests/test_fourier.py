@@ -203,6 +203,22 @@ def test_pattern_sums_vs_numpy_twin(m, n, k, seed):
     assert math.isclose(sq, ref_sq, rel_tol=1e-12)
 
 
+@pytest.mark.parametrize("m, k", [(20_000, 3), (9_000, 11), (70_000, 2)])
+def test_pattern_sums_vs_numpy_twin_multi_chunk(m, k):
+    """Sizes the hypothesis test above never reaches: several sample chunks (m > BLOCK = 4096)
+    and the single-copy histogram (2^k > 1024)."""
+    rng = np.random.default_rng(m + k)
+    x = rand_pm1(rng, m, 20)
+    f = rng.uniform(-1, 1, size=m)
+    support = rng.choice(20, size=k, replace=False).astype(np.int64)
+    assert m > _kernels.BLOCK  # more than one chunk
+    sums, sq, n_bad = _kernels.pattern_sums(f, x, support)
+    ref_sums, ref_sq = _kernels.pattern_sums_numpy(f, x, support)
+    assert n_bad == 0
+    np.testing.assert_allclose(sums, ref_sums, rtol=0, atol=1e-9)
+    assert math.isclose(sq, ref_sq, rel_tol=1e-12)
+
+
 @given(st.integers(1, 300), st.integers(1, 30), pst.seeds())
 def test_count_not_pm1_vs_numpy(m, n, seed):
     rng = np.random.default_rng(seed)
@@ -390,6 +406,20 @@ def test_edge_cases():
     assert empty.mean.shape == (0,) and empty.stderr.shape == (0,)
     sp = fourier.support_spectrum(np.array([1.0, 3.0]), np.ones((2, 3), dtype=np.int8), [])
     np.testing.assert_allclose(sp.mean, [2.0])
+
+
+def test_support_helpers_reject_bad_supports():
+    """Floats and bools used to be truncated silently by int() (1.7 -> 1, True -> 1)."""
+    rng = np.random.default_rng(0)
+    with pytest.raises(TypeError, match=r"support must hold ints; got 1.7 \(float\)"):
+        fourier.in_support_subsets([1.7, 2])
+    with pytest.raises(TypeError, match=r"support must hold ints; got True \(bool\)"):
+        fourier.probe_subsets(10, [True, 3], rng)
+    with pytest.raises(ValueError, match=r"support must not repeat indices; got \(1, 1\)"):
+        fourier.in_support_subsets([1, 1], 1)
+    with pytest.raises(ValueError, match=r"support indices must be >= 0; got -2"):
+        fourier.in_support_subsets([-2, 1])
+    assert fourier.in_support_subsets(np.array([3, 1]), 1) == [(1,), (3,)]
 
 
 def test_chi_helper():

@@ -90,3 +90,9 @@ def test_bad_input():
         noise_floor(10, second_moment=float("nan"))
     with pytest.raises(ValueError, match=r"rho must be a finite real > 0; got rho=0"):
         required_samples(0)
+    with pytest.raises(TypeError, match=r"delta must be a probability in \(0, 1\); got delta='0.1' \(str\)"):
+        hoeffding_tol(10, delta="0.1")
+    with pytest.raises(ValueError, match=r"delta must be a probability.*got delta=nan"):
+        clt_tol(0.1, delta=float("nan"))
+    with pytest.raises(ValueError, match=r"value_range must be finite with lo < hi; got \(1, -1\)"):
+        required_samples(0.1, value_range=(1, -1))  # was silently accepted ((hi - lo)^2 > 0)

@@ -73,6 +73,29 @@ def test_krawtchouk_generating_function_and_orthogonality():
                 assert s == (2**k * math.comb(k, m) if m == l else 0)
 
 
+def test_krawtchouk_matrix_recurrence_equals_the_defining_sum():
+    """krawtchouk_matrix uses the three-term recurrence; krawtchouk is the defining sum."""
+    n_checked = 0
+    for k in range(0, 16):
+        K = symmetric.krawtchouk_matrix(k)
+        assert K.shape == (k + 1, k + 1)
+        for m in range(k + 1):
+            for j in range(k + 1):
+                assert K[m, j] == symmetric.krawtchouk(k, m, j) and type(K[m, j]) is int, (k, m, j)
+                n_checked += 1
+    assert n_checked == sum((k + 1) ** 2 for k in range(16))
+
+
+def test_large_k_constant_and_parity():
+    """k = 300 (2^k beyond float range in intermediate weights; the defining sums would be O(k^3)):
+    a constant has only h^_0, the parity (-1)^j only h^_k; error bound (k+1) 1e-16 max|g|."""
+    k = 300
+    h = symmetric.fourier_by_degree(np.full(k + 1, 2.5))
+    np.testing.assert_allclose(h, np.r_[2.5, np.zeros(k)], atol=(k + 1) * 1e-15 * 2.5)
+    h = symmetric.fourier_by_degree(np.array([(-1.0) ** j for j in range(k + 1)]))
+    np.testing.assert_allclose(h, np.r_[np.zeros(k), 1.0], atol=(k + 1) * 1e-15)
+
+
 def test_constant_and_parity_functions():
     k = 5
     np.testing.assert_allclose(symmetric.fourier_by_degree(np.full(k + 1, 2.5)), [2.5, 0, 0, 0, 0, 0], atol=1e-15)
@@ -93,6 +116,14 @@ def test_bad_input():
         symmetric.krawtchouk(3, 4, 0)
     with pytest.raises(ValueError, match=r"k must be an int >= 0; got k=-1"):
         symmetric.krawtchouk_matrix(-1)
+    with pytest.raises(TypeError, match=r"k must be an int >= 0; got k='3' \(str\)"):
+        symmetric.krawtchouk_matrix("3")
+    with pytest.raises(TypeError, match=r"m must be an int in \[0, k\] = \[0, 3\]; got m=1.5 \(float\)"):
+        symmetric.krawtchouk(3, 1.5, 0)
+    with pytest.raises(ValueError, match=r"b must be a finite real; got b=nan"):
+        symmetric.relu_values(3, float("nan"))
+    with pytest.raises(TypeError, match=r"g must return a real number; g\(2\) failed"):
+        symmetric.values_by_j(lambda s: "x", 2)
 
 
 def test_exact_support_spectrum_matches_monte_carlo_twin_on_the_cube():

@@ -54,17 +54,21 @@ class _Domain:
         if isinstance(value, sp.Basic):
             if value in (sp.oo, sp.zoo, -sp.oo, sp.nan):
                 num = math.inf if value == sp.oo else math.nan
+            elif value.is_Integer:
+                num = int(value)
             elif value.is_number:
                 num = float(value)
             else:
                 raise TypeError(f"{where} must be a number; got {value!r}.")
         elif isinstance(value, bool) or not isinstance(value, (Real, np.integer, np.floating)):
             raise TypeError(f"{where} must be {self.describe()}; got {value!r} ({type(value).__name__}).")
+        elif isinstance(value, Integral):
+            num = int(value)  # exact: float(10**400) would overflow; int vs float comparisons are exact
         else:
             num = float(value)
-        if math.isnan(num):
+        if isinstance(num, float) and math.isnan(num):
             raise ValueError(f"{where} must be {self.describe()}; got NaN.")
-        if math.isinf(num):
+        if isinstance(num, float) and math.isinf(num):
             if not (self.allow_inf and num > 0):
                 raise ValueError(f"{where} must be {self.describe()}; got {self.name}={value!r}.")
             return sp.oo
@@ -159,9 +163,11 @@ _lbinom = sp.Function("lbinom")  # log binomial, numerically via gammaln (used i
 
 
 def _np_lbinom(n, r):
-    from scipy.special import gammaln
+    """log C(n, r) = -log(n + 1) - log B(n - r + 1, r + 1). Accurate for n >> r, where
+    gammaln(n + 1) - gammaln(r + 1) - gammaln(n - r + 1) cancels catastrophically (0.0 at n = 1e30)."""
+    from scipy.special import betaln
 
-    return gammaln(n + 1.0) - gammaln(r + 1.0) - gammaln(n - r + 1.0)
+    return -np.log1p(n) - betaln(n - r + 1.0, r + 1.0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -296,18 +302,26 @@ class Bound:
         vals = self._resolve(values, strict)
         if self.exact is not None:
             val = self.exact(vals)
-            if isinstance(val, (int, Integral)):
+            if isinstance(val, Integral):
                 return float(val)
             num = sp.N(val, 30)
         else:
-            # Numerically (mpmath, 30 digits), never through the exact value: an exact power with a
-            # rational exponent (d**(2c) at c = 3.2345...) makes sympy search for perfect roots of
-            # huge integers, which can take minutes.
-            num = self.expr.evalf(30, subs={_S[x]: v for x, v in vals.items()})
+            num = self._evalf(vals, 30)
         try:
             return float(num)
         except (TypeError, OverflowError):  # pragma: no cover - e.g. complex from a bad expression
             raise ValueError(f"bound {self.name!r} did not evaluate to a real number: {num}") from None
+
+    def _evalf(self, vals: Mapping, prec: int) -> sp.Basic:
+        """The value at resolved ``vals`` as a sympy Float with ``prec`` digits.
+
+        Numerically (mpmath), never through the exact value: an exact power with a rational
+        exponent (d**(2c) at d = 384, c = 2.123456789) makes sympy search for perfect roots of huge
+        integers, which can take minutes. Used by :meth:`evaluate` and :func:`crossover`.
+        """
+        if self.exact is not None:
+            return sp.N(self.exact(vals), prec)
+        return self.expr.evalf(prec, subs={_S[x]: v for x, v in vals.items()})
 
     # ---- vectorised evaluation --------------------------------------------------------------
     @functools.cached_property
@@ -340,7 +354,19 @@ class Bound:
         missing = [x for x in self.required if x not in arrays]
         if missing:
             raise ValueError(f"{owner} needs symbol(s) {', '.join(map(repr, missing))}.")
-        given = {x: np.asarray(v, dtype=np.float64) for x, v in arrays.items() if x in self.symbols}
+        given = {}
+        for x, v in arrays.items():
+            if x not in self.symbols:
+                continue
+            arr = np.asarray(v)
+            try:  # ints beyond int64 arrive as dtype object
+                if arr.dtype.kind not in "iufO":
+                    raise TypeError
+                given[x] = arr.astype(np.float64)
+            except (TypeError, ValueError, OverflowError):
+                example = f" (e.g. {arr.flat[0]!r})" if arr.size else ""
+                raise TypeError(f"{owner}: symbol {x!r} must be a real numeric array or scalar; "
+                                f"got dtype {arr.dtype}{example}.") from None
         shapes = {np.shape(v) for v in given.values() if np.ndim(v) > 0}
         if len(shapes) > 1:
             raise ValueError(f"{owner}: evaluate_grid needs arrays of one shape (or scalars); got shapes {sorted(shapes)}.")
@@ -384,8 +410,12 @@ class Bound:
         the degree). ``values`` (numbers or sympy expressions) are substituted first.
         Assumes no cancellation between the leading terms of a sum (all terms here are positive).
         """
-        if var not in _DOMAINS:
-            raise ValueError(f"exponent_in: unknown symbol {var!r}; known: {', '.join(_DOMAINS)}.")
+        for x in (var, *values):
+            if x not in _DOMAINS:
+                raise ValueError(f"exponent_in: unknown symbol {x!r}; known: {', '.join(_DOMAINS)}.")
+        for x, v in values.items():
+            if isinstance(v, (str, bool)) or not isinstance(v, (Real, np.integer, np.floating, sp.Basic)):
+                raise TypeError(f"exponent_in: {x} must be a number or a sympy expression; got {v!r} ({type(v).__name__}).")
         e = self.expr.subs({_S[x]: sp.sympify(v) for x, v in values.items()})
         return sp.simplify(_degree(e, _S[var]))
 

@@ -71,7 +71,11 @@ def cli_main(argv: list[str] | None = None) -> int:
         if kk not in _DOMAINS:
             print(f"pdistill bounds: unknown symbol {kk!r} in --set; known: {', '.join(_DOMAINS)}", file=sys.stderr)
             return 2
-        point[kk] = float(vv)
+        try:
+            point[kk] = float(vv)
+        except ValueError:
+            print(f"pdistill bounds: --set {kk} expects a number; got {vv!r}", file=sys.stderr)
+            return 2
     try:
         bs = [get(x.strip()) for x in args.names.split(",")] if args.names else _catalog.all()
     except ValueError as err:

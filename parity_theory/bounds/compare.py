@@ -10,6 +10,7 @@ import numpy as np
 import sympy as sp
 
 from ._core import _DOMAINS, Bound
+from ._core import SYMBOLS as _S
 from .catalog import get, names
 
 # --------------------------------------------------------------------------------------------
@@ -50,12 +51,16 @@ class Crossover:
         return self.message
 
 
-def _cmp_le(xa: sp.Basic, xb: sp.Basic) -> bool:
-    """Exact a <= b: compare at 60 digits, fall back to symbolic sign on near-ties."""
-    diff = sp.N(xa - xb, 60)
-    scale = max(abs(sp.N(xa, 60)), abs(sp.N(xb, 60)), sp.Integer(1))
+def _cmp_le(A: Bound, va: dict, Bd: Bound, vb: dict) -> bool:
+    """a <= b at resolved values: compare at 60 digits (mpmath, never through exact powers, which
+    can take minutes: see Bound._evalf); only on a near-tie fall back to the exact symbolic sign."""
+    na, nb = A._evalf(va, 60), Bd._evalf(vb, 60)
+    diff = na - nb
+    scale = max(abs(na), abs(nb), sp.Integer(1))
     if abs(diff) > scale * sp.Float(10) ** -45:
         return bool(diff < 0)
+    xa = A.exact(va) if A.exact is not None else A.expr.xreplace({_S[x]: v for x, v in va.items()})
+    xb = Bd.exact(vb) if Bd.exact is not None else Bd.expr.xreplace({_S[x]: v for x, v in vb.items()})
     exact = sp.simplify(xa - xb)
     if exact.is_nonpositive is not None:
         return bool(exact.is_nonpositive)
@@ -92,13 +97,13 @@ def crossover(a, b, var: str = "d", lo=None, hi=None, scan: int = 256, **fixed) 
 
     def le_at(v):
         try:
-            xa = A.evaluate_exact(**vals_for(A), **({var: v} if var in A.symbols else {}))
-            xb = Bd.evaluate_exact(**vals_for(Bd), **({var: v} if var in Bd.symbols else {}))
+            va = A._resolve({**vals_for(A), **({var: v} if var in A.symbols else {})})
+            vb = Bd._resolve({**vals_for(Bd), **({var: v} if var in Bd.symbols else {})})
         except ValueError as err:
             if "valid only when" in str(err) or "must be" in str(err):
                 return None  # outside a validity condition: skipped
             raise
-        return _cmp_le(xa, xb)
+        return _cmp_le(A, va, Bd, vb)
 
     if dom.integer:
         lo_ = int(lo if lo is not None else max(dom.lo, 1))

@@ -13,6 +13,10 @@ __all__ = ["gf2_span_probability"]
 # --------------------------------------------------------------------------------------------
 # GF(2): probability that N uniform vectors span GF(2)^d, and the exact smallest N
 # --------------------------------------------------------------------------------------------
+#: largest denominator (in bits) that gf2_span_probability builds exactly (~4 s at this size)
+MAX_EXACT_BITS = 2_000_000
+
+
 def gf2_span_probability(N: int, d_: int) -> Fraction:
     """P[N uniform vectors of GF(2)^d span GF(2)^d] = prod_{i=0}^{d-1} (1 - 2^(i-N)) (0 if N < d), exact."""
     for name, v, lo in (("N", N, 0), ("d", d_, 1)):
@@ -21,6 +25,13 @@ def gf2_span_probability(N: int, d_: int) -> Fraction:
     N, d_ = int(N), int(d_)
     if N < d_:
         return Fraction(0)
+    bits = d_ * (2 * N - d_ + 1) // 2  # the denominator is 2^bits (the numerator is odd)
+    if bits > MAX_EXACT_BITS:
+        raise ValueError(
+            f"gf2_span_probability: the exact fraction for N={N}, d={d_} has a {bits}-bit denominator; "
+            f"exact evaluation is limited to {MAX_EXACT_BITS} bits (about N = d = 2000; its gcd is quadratic). "
+            "For larger sizes use the float product math.prod(1 - 2.0 ** (i - N) for i in range(d))."
+        )
     num = 1
     for mm in range(N - d_ + 1, N + 1):
         num *= (1 << mm) - 1
@@ -28,17 +39,23 @@ def gf2_span_probability(N: int, d_: int) -> Fraction:
 
 
 def _span_at_least(N: int, d_: int, target: Fraction) -> bool:
-    """Exact test of P_span(N, d) >= target; mpmath at 60 digits, big-integer fallback on near-ties."""
+    """Exact test of P_span(N, d) >= target, 0 < target < 1; mpmath at 60 digits on the failure
+    probabilities 1 - P and 1 - target (relative margin 1e-45), big-integer fallback on near-ties."""
     import mpmath
 
     if N < d_:
         return target <= 0
     a = N - d_ + 1
     with mpmath.workdps(60):
+        # terms beyond a + 230 add < 2^-(a+230) to -log P >= 2^-a: relative 2^-230, below the margin.
+        # Compare failure probabilities, not log P with log target: both are ~ -delta, and an absolute
+        # margin on them sent every tiny delta (1e-300) to the O(d^2)-bit fallback below.
         logp = mpmath.fsum(mpmath.log1p(-mpmath.mpf(2) ** (-mm)) for mm in range(a, min(N, a + 230) + 1))
-        logt = mpmath.log(mpmath.mpf(target.numerator) / target.denominator)
-        gap = logp - logt
-        if abs(gap) > mpmath.mpf(10) ** -45:  # tail neglected < d 2^-231, far below this margin
+        fail = -mpmath.expm1(logp)
+        allowed_q = 1 - target  # exact (a Fraction): 1 - mpf(target) would cancel to 0 at delta = 1e-300
+        allowed = mpmath.mpf(allowed_q.numerator) / allowed_q.denominator
+        gap = allowed - fail
+        if abs(gap) > mpmath.mpf(10) ** -45 * max(fail, allowed):
             return bool(gap > 0)
     num = 1
     for mm in range(a, N + 1):
