@@ -211,18 +211,7 @@ def subsets_mask(subsets, n: int) -> np.ndarray:
         )
     mask = np.zeros((len(subsets), n), dtype=bool)
     for j, T in enumerate(subsets):
-        try:
-            idx = list(T)
-        except TypeError:
-            raise TypeError(f"subsets[{j}] must be a tuple of ints; got {T!r} ({type(T).__name__}).") from None
-        for i in idx:
-            if isinstance(i, (bool, np.bool_)) or not isinstance(i, Integral):
-                raise TypeError(f"subsets[{j}] must hold ints; got {i!r} ({type(i).__name__}) in {T!r}.")
-            if not 0 <= i < n:
-                raise ValueError(f"subsets[{j}] indices must lie in [0, n-1] = [0, {n - 1}]; got {i} in {tuple(T)!r}.")
-            if mask[j, i]:
-                raise ValueError(f"subsets[{j}] must not repeat indices; got {tuple(T)!r}.")
-            mask[j, i] = True
+        mask[j, list(_support_tuple(T, f"subsets[{j}]", n=n))] = True
     return mask
 
 
@@ -245,15 +234,17 @@ def index_subset(b: int, n: int | None = None) -> tuple[int, ...]:
     return tuple(i for i in range(b.bit_length()) if b >> i & 1)
 
 
-def _support_tuple(support, name: str = "support") -> tuple[int, ...]:
-    """``support`` as a sorted tuple of distinct ints >= 0 (TypeError / ValueError otherwise)."""
+def _support_tuple(support, name: str = "support", n: int | None = None) -> tuple[int, ...]:
+    """``support`` as a sorted tuple of distinct ints in [0, n-1] (or >= 0 without n); TypeError / ValueError otherwise."""
     try:
         items = list(support)
     except TypeError:
-        raise TypeError(f"{name} must be a sequence of ints; got {support!r}.") from None
+        raise TypeError(f"{name} must be a tuple of ints; got {support!r} ({type(support).__name__}).") from None
     for i in items:
         if isinstance(i, (bool, np.bool_)) or not isinstance(i, Integral):
             raise TypeError(f"{name} must hold ints; got {i!r} ({type(i).__name__}) in {tuple(items)!r}.")
+        if n is not None and not 0 <= i < n:
+            raise ValueError(f"{name} indices must lie in [0, n-1] = [0, {n - 1}]; got {i} in {tuple(items)!r}.")
         if i < 0:
             raise ValueError(f"{name} indices must be >= 0; got {i} in {tuple(items)!r}.")
     out = tuple(sorted(int(i) for i in items))

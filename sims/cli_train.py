@@ -45,6 +45,21 @@ def _common_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
+def _parse(p: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Add the options both commands share, parse, and apply --threads."""
+    _common_args(p)
+    _model_args(p)
+    _optim_args(p)
+    a = p.parse_args(argv)
+    if a.threads is not None and a.threads < 1:
+        p.error(f"--threads must be a positive int; got {a.threads}")
+    if a.threads:
+        import torch
+
+        torch.set_num_threads(a.threads)
+    return a
+
+
 def _put(d: dict, path: str, value) -> None:
     if value is None:
         return
@@ -93,18 +108,11 @@ def teacher_main(argv: list[str] | None = None) -> int:
     p.add_argument("--ckpt-every", type=int, help="checkpoint every this many steps (default 100)")
     p.add_argument("--seed", type=int, help="training seed (init + data), default 0")
     p.add_argument("--seeds", help="several seeds trained as one ensemble, e.g. 0,1,2 or a count like 5")
-    _common_args(p)
-    _model_args(p)
-    _optim_args(p)
-    a = p.parse_args(argv)
+    a = _parse(p, argv)
     try:
-        import torch
-
         from .config import TeacherConfig
         from .train import train_teacher, train_teachers
 
-        if a.threads:
-            torch.set_num_threads(a.threads)
         d = _base(a, "teacher", {"width": 500})
         _put(d, "task.n", a.n)
         _put(d, "task.k", a.k)
@@ -183,19 +191,12 @@ def student_main(argv: list[str] | None = None) -> int:
     p.add_argument("--k-shot", help="k_shot pairs checkpoint:steps,checkpoint:steps (then the final teacher)")
     p.add_argument("--early-stop", action="store_true", help="stop once every student reached 99%%")
     p.add_argument("--force", action="store_true", help="retrain even if --out already holds these results")
-    _common_args(p)
-    _model_args(p)
-    _optim_args(p)
-    a = p.parse_args(argv)
+    a = _parse(p, argv)
     try:
-        import torch
-
         from .config import StudentConfig
         from .distill import train_students
         from .train import TeacherRun
 
-        if a.threads:
-            torch.set_num_threads(a.threads)
         d = _base(a, "student", {"width": 16})
         for flag in ("steps", "batch", "eval_every", "eval_size", "tau", "alpha"):
             _put(d, flag, getattr(a, flag))
