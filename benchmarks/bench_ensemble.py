@@ -1,6 +1,6 @@
 """Model-steps per second: plain autograd + torch.optim, one model at a time, vs the ensemble trainer.
 
-Setting (issue 4): (n, k) = (40, 4), teacher width 1000 (checkpoints every 100 steps), students of
+Setting: (n, k) = (40, 4), teacher width 1000 (checkpoints every 100 steps), students of
 width 10 / 30 / 100, 8 seeds x 4 strategies (ce, one_shot, progressive, two_shot), Adam 3e-3,
 batch 32, tau = 1. A model-step is one update of one student, including the teacher forward its
 strategy needs on that batch.

@@ -1,6 +1,6 @@
 """Speed of the probe: one width-1000 MLP checkpoint at N = 1e5 (forward pass included).
 
-Target (issue 5): well under a second on CPU. Measures, for n in {40, 100} (k = 4 / 6):
+Target: well under a second on CPU. Measures, for n in {40, 100} (k = 4 / 6):
   forward     : p(x) for N samples (batched, inference mode);
   kernel      : parity_theory.fourier kernels (support_spectrum-equivalent + correlations) for
                 the 2^k - 1 in-support + 100 off-support subsets per degree;

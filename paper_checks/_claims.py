@@ -73,7 +73,7 @@ class ClaimResult:
     """One claim of the paper measured on this machine.
 
     name: short id (e.g. "acceleration"); claim: the claim in words; claimed: the paper's number or
-    text (PAPER.md); measured: the measured number (float, may be inf) or text; ratio: measured
+    text (docs/paper.md); measured: the measured number (float, may be inf) or text; ratio: measured
     speed-up or measured/claimed ratio (float or None); verdict in VERDICTS; seeds: the seeds used;
     wall_s: wall-clock seconds; details: JSON-able extra numbers; figures: PNG paths; notes: prose.
     """
@@ -265,7 +265,7 @@ def add_common_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         help="number of student seeds (default: 4 at the CPU scale, 3 in --quick, 3 at --scale paper)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto: cuda when present)")
     parser.add_argument("--scale", choices=("cpu", "paper"), default="cpu",
-                        help="cpu: the 2-core settings of PAPER.md §3; paper: the paper's (100,6) settings (GPU)")
+                        help="cpu: the 2-core settings of docs/paper.md §3; paper: the paper's (100,6) settings (GPU)")
     parser.add_argument("--out", default="reproduce_out", help="output folder for REPORT.md, claims.json, figures")
     parser.add_argument("--cache-dir", default=None,
                         help="teacher-run cache (default $IMPLICIT_CURRICULUM_CACHE or ~/.cache/implicit-curriculum)")

@@ -59,7 +59,7 @@ def engine_version(arch: str = "mlp") -> str:
 # configurations per scale
 
 
-# PAPER.md §3 "tiny" trains 1200 steps (transition ≈ 600-1100); 1600 leaves checkpoints well after
+# docs/paper.md §3 "tiny" trains 1200 steps (transition ≈ 600-1100); 1600 leaves checkpoints well after
 # the transition (the paper's teacher trains to 20M steps, transition ≈ 10-10.8M) so that the
 # 2-shot "after" control and the final teacher are past it.
 TEACHER_STEPS = 1600
@@ -117,7 +117,7 @@ def configs(ctx: Context) -> dict:
 
     degree1 = None
     if ctx.scale == "cpu" and not ctx.quick:
-        # PAPER.md §3: the clean degree-1 spike on CPU. Seeds 0 and 1 (the first two) transition at
+        # docs/paper.md §3: the clean degree-1 spike on CPU. Seeds 0 and 1 (the first two) transition at
         # ~6k-9k steps; 12k steps leave room after the transition (a third seed needed ~16k).
         degree1 = dict(
             teacher=TeacherConfig(task=TaskConfig(n=100, k=3, support_seed=0), model=ModelConfig(width=1000),

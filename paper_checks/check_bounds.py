@@ -71,7 +71,7 @@ def main(argv: Sequence[str] | None = None, ctx: Context | None = None) -> list[
     return [ClaimResult(
         name="bounds",
         claim="the implicit curriculum provably lowers sample complexity: the 2-stage bound beats the one-shot/CE bound at (d, k) = (100, 6)",
-        claimed="[recalled] progressive Õ(2^k·d²·ε⁻² + k³) vs one-shot/CE Ω(d^(k−1)) (PAPER.md §4; statement unverified)",
+        claimed="[recalled] progressive Õ(2^k·d²·ε⁻² + k³) vs one-shot/CE Ω(d^(k−1)) (docs/paper.md §4; statement unverified)",
         measured=measured, ratio=n_one / n_prog, verdict=verdict, seeds=(), wall_s=time.perf_counter() - t0,
         details=dict(setting=s, progressive=n_prog, one_shot=n_one, speedup_exponent=str(exp_sym),
                      speedup_exponent_k6=exp_k_val, crossover_d=cross.value, crossover=str(cross), statuses=statuses),

@@ -1,4 +1,4 @@
-"""Claim 1, baselines (one-shot is no better than CE, figure 1; and worse at low temperature, PAPER.md §3).
+"""Claim 1, baselines (one-shot is no better than CE, figure 1; and worse at low temperature, docs/paper.md §3).
 
 Measured on the shared MLP teacher: speed-up s = t95(CE) / t95(one-shot) per seed (paired: same
 init and data stream), at tau = 1 (the acceleration run, reused), tau = 0.5 and tau = 0 (argmax
@@ -104,7 +104,7 @@ def main(argv: Sequence[str] | None = None, ctx: Context | None = None) -> list[
     res.append(ClaimResult(
         name="one_shot_low_temperature",
         claim="at low temperature (tau = 0.5; argmax reported) one-shot is slower than CE",
-        claimed="not a paper claim: PAPER.md §3 (earlier CPU measurement) — one-shot much worse than CE at tau = 0.5",
+        claimed="not a paper claim: docs/paper.md §3 (earlier CPU measurement) — one-shot much worse than CE at tau = 0.5",
         measured=f"tau 0.5: median speed-up t95(CE)/t95(one-shot) {fmt(c5['median'])}; argmax: {fmt(low[0.0]['median'])}",
         ratio=c5["median"], verdict=v2, seeds=base.seeds, wall_s=time.perf_counter() - t1,
         details={f"tau{t}": v for t, v in low.items()},

@@ -154,7 +154,7 @@ def main(argv: Sequence[str] | None = None, ctx: Context | None = None) -> list[
     return [ClaimResult(
         name="scaling",
         claim=f"samples to 95% grow with a smaller power of n for 2-shot than for CE (k = {k})",
-        claimed="[recalled] progressive Õ(2^k d² ε⁻² + k³) vs one-shot/CE Ω(d^(k−1)) (PAPER.md §4; unverified form)",
+        claimed="[recalled] progressive Õ(2^k d² ε⁻² + k³) vs one-shot/CE Ω(d^(k−1)) (docs/paper.md §4; unverified form)",
         measured=(f"exponent CE {fmt(fits['ce']['slope'])} [{fmt(fits['ce']['lo'])}, {fmt(fits['ce']['hi'])}], "
                   f"2-shot {fmt(fits['two_shot']['slope'])} [{fmt(fits['two_shot']['lo'])}, {fmt(fits['two_shot']['hi'])}]"),
         ratio=_safe_ratio(fits["ce"]["slope"], fits["two_shot"]["slope"]),

@@ -15,7 +15,7 @@ Verdict: holds when (a), (b) and (c) hold on >= 2/3 of the teachers, does not ho
 Degree 1 is reported as its own result (the paper's figure shows degree 1): whether it spikes on the
 same teachers, and its off-support band against the sampling floor (verdict: degree 1 spikes inside
 the transition and is back under both floors at the final checkpoint); at the default scale also on
-the degree-1 configuration of PAPER.md §3 ((100, 3), width 1000, SGD lr 0.1, batch 8, weight
+the degree-1 configuration of docs/paper.md §3 ((100, 3), width 1000, SGD lr 0.1, batch 8, weight
 decay 1e-2), probed only inside its transition.
 """
 from __future__ import annotations

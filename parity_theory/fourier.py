@@ -311,7 +311,7 @@ def probe_subsets(n: int, support, rng: np.random.Generator, per_degree: int = 1
 
     In-support: all C(k, d) subsets of S. Off-support: ``per_degree`` random subsets of size d
     that are not subsets of S (all of them when fewer exist; see random_off_support_subsets).
-    degrees default to 1..k-1 (PAPER.md §2: degrees 1..5 for k = 6; T = S itself is degree k).
+    degrees default to 1..k-1 (docs/paper.md §2: degrees 1..5 for k = 6; T = S itself is degree k).
     """
     sup = _support_tuple(support)
     degrees = range(1, len(sup)) if degrees is None else degrees

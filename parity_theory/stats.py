@@ -124,7 +124,7 @@ def required_samples(rho: float, n_checks: int = 1, delta: float = 1e-6,
     """Smallest m with hoeffding_tol(m, n_checks, delta, value_range) <= rho / 2.
 
     With that m, thresholding at rho / 2 separates all coefficients >= rho from zeros
-    (PAPER.md §4: N >= (8 / rho^2) ln(2 d / delta) for range [-1, 1] and d checks).
+    (docs/paper.md §4: N >= (8 / rho^2) ln(2 d / delta) for range [-1, 1] and d checks).
     """
     if isinstance(rho, bool) or not isinstance(rho, Real) or not (math.isfinite(rho) and rho > 0):
         raise ValueError(f"rho must be a finite real > 0; got rho={rho!r}.")

@@ -7,7 +7,7 @@ coefficient, and every A not contained in S has coefficient 0:
     K_m(j) = sum_t (-1)^t C(j, t) C(k - j, m - t)     (Krawtchouk),
 
 where j is the number of -1 entries among x_S (so sum_{i in S} x_i = k - 2j).
-Reference: PAPER.md §4 (mechanism); O'Donnell, "Analysis of Boolean Functions", §5.
+Reference: docs/paper.md §4 (mechanism); O'Donnell, "Analysis of Boolean Functions", §5.
 """
 from __future__ import annotations
 
@@ -115,7 +115,7 @@ def values_by_j(g: Callable[[int], float], k: int) -> np.ndarray:
 
 
 def relu_values(k: int, b: float = 0.0) -> np.ndarray:
-    """values_by_j for g(s) = ReLU(s + b) (PAPER.md §4's example; not normalised)."""
+    """values_by_j for g(s) = ReLU(s + b) (docs/paper.md §4's example; not normalised)."""
     if isinstance(b, bool) or not isinstance(b, Real) or not math.isfinite(b):
         raise ValueError(f"b must be a finite real; got b={b!r}.")
     return values_by_j(lambda s: max(s + b, 0.0), k)

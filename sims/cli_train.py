@@ -1,6 +1,6 @@
 """``pdistill teacher`` and ``pdistill student``: thin argparse front-ends to sims.train / sims.distill.
 
-Settings come from defaults (PAPER.md §3 tiny config), then ``--config FILE.toml`` (top level or a
+Settings come from defaults (docs/paper.md §3 tiny config), then ``--config FILE.toml`` (top level or a
 [teacher] / [student] table, with [task] / [model] / [optim] sub-tables), then the flags given.
 """
 from __future__ import annotations

@@ -211,7 +211,7 @@ class ModelConfig(_Base):
     Transformer: ``n_layers`` pre-norm blocks of ``n_heads`` heads of ``head_dim``, MLP ratio
     ``mlp_ratio``, class read at the last position or a CLS token (``readout``); ``causal``
     None = the readout's default (causal for "last", bidirectional for "cls"); ``init``
-    "pytorch" | "gpt2". Defaults follow the CPU-feasible setting of PAPER.md §3 (1 layer, CLS)."""
+    "pytorch" | "gpt2". Defaults follow the CPU-feasible setting of docs/paper.md §3 (1 layer, CLS)."""
 
     arch: str = "mlp"
     width: int = 500
@@ -319,7 +319,7 @@ class StudentConfig(_Base):
     alpha * CE + (1 - alpha) * KD.
     progressive: at student step t, the checkpoint ``lookahead`` grid positions after the last
     checkpoint with step <= t_q * multiplier, t_q = t rounded down to ``progressive_interval``
-    (1 = every step); lookahead 1 = one checkpoint ahead (default, PAPER.md §3), 0 = the
+    (1 = every step); lookahead 1 = one checkpoint ahead (default, docs/paper.md §3), 0 = the
     "current" checkpoint; ``plateau_patience`` (evals) enables advance-on-plateau.
     two_shot: the first checkpoint with teacher accuracy >= ``two_shot_threshold`` (or
     ``two_shot_checkpoint`` when given) for ``two_shot_steps`` student steps (default: as many

@@ -12,14 +12,14 @@ supervises it (None = labels):
     one_shot     final checkpoint
     progressive  grid[min(i(t) + lookahead, last)], i(t) = index of the largest checkpoint
                  <= floor(t / interval) * interval * multiplier; lookahead 1 (default) is one
-                 checkpoint ahead of the student (PAPER.md §3: safer), 0 the "current" rule;
+                 checkpoint ahead of the student (docs/paper.md §3: safer), 0 the "current" rule;
                  with plateau_patience set, the index instead starts at ``lookahead`` and
                  advances by one whenever the student's held-out accuracy has not improved by
                  plateau_delta over the last plateau_patience evaluations.
     k_shot       pairs (c_1, s_1), ..., (c_k, s_k): c_1 for s_1 steps, then c_2 for s_2, ...,
                  then the final checkpoint.
     two_shot     k_shot with one pair (c, s): c = the given checkpoint, or the first whose teacher
-                 accuracy >= threshold (default 0.6, PAPER.md §3); s = given, or c.
+                 accuracy >= threshold (default 0.6, docs/paper.md §3); s = given, or c.
 
 Per seed, all strategies share the student init and the data stream (paired comparison).
 """

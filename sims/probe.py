@@ -3,7 +3,7 @@
 For each checkpoint t of a teacher run, p_t(x) = the teacher's probability of class 1 (the class
 chi_S(x) = -1) on N fresh samples x (seeded; the same samples for every checkpoint), and
 
-    corr_t(T) = |mean_s(p_t(x_s) chi_T(x_s))|            (PAPER.md §2, the paper's figure 2)
+    corr_t(T) = |mean_s(p_t(x_s) chi_T(x_s))|            (docs/paper.md §2, the paper's figure 2)
 
 for every in-support T (every nonempty T subset of S, via ``support_spectrum``) and R random
 off-support T per degree (T not a subset of S; ``random_off_support_subsets``; default R = 100,
@@ -188,7 +188,7 @@ def choose_checkpoint(run=None, rule: str = "steepest", *, table: pd.DataFrame |
     Default "steepest": on the tiny (40, 4) teachers it gave the fastest 2-shot students
     (median t95 1000 vs 1100 "peak" and 1300 "accuracy"; docs/probe.md).
 
-    rule="accuracy": the first checkpoint with accuracy >= ``threshold`` (default 0.6, PAPER.md §3);
+    rule="accuracy": the first checkpoint with accuracy >= ``threshold`` (default 0.6, docs/paper.md §3);
     rule="peak": the checkpoint maximising max_{j in degrees} (in_mean_j - max(off_upper_j,
       sampling_floor_j)) over low degrees (default 1..k-1): the peak of the implicit curriculum;
     rule="steepest": the checkpoint with the steepest loss drop, central difference

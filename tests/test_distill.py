@@ -210,7 +210,7 @@ def test_results_save_load(small_teacher, tmp_path):
     assert back.config == res.config and "median t95" in res.one_line()
 
 
-# ----------------------------------------------------------------------------- the claim (PAPER.md §3, tiny)
+# ----------------------------------------------------------------------------- the claim (docs/paper.md §3, tiny)
 def test_claim_tiny_progressive_and_two_shot_beat_ce(tmp_path):
     """Tiny CPU config (n, k) = (40, 4), teacher width 500 / 1200 steps / ckpt 100, student width
     16 / 5000 steps, Adam 3e-3, batch 32, tau = 1, seeds 0..4 (fixed; deterministic on CPU).
@@ -235,7 +235,7 @@ def test_claim_tiny_progressive_and_two_shot_beat_ce(tmp_path):
 
 @pytest.mark.slow
 def test_claim_demo_config(tmp_path):
-    """PAPER.md §3 'demo': (40, 4), teacher width 1000 / 2000 steps, student width 10 / 15k steps,
+    """docs/paper.md §3 'demo': (40, 4), teacher width 1000 / 2000 steps, student width 10 / 15k steps,
     seeds 0..4. Progressive and 2-shot reach 95% on >= 4/5 seeds and are >= 1.5x faster than CE
     (medians, inf = not reached)."""
     teacher = train_teacher(TeacherConfig(model=ModelConfig(width=1000), steps=2000), tmp_path / "demo",

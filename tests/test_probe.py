@@ -243,13 +243,13 @@ def _tiny_runs(root, seeds, ckpt_every):
     from sims.config import TeacherConfig
     from sims.train import train_teachers
 
-    cfg = TeacherConfig(ckpt_every=ckpt_every, eval_every=ckpt_every)  # defaults = PAPER.md §3 tiny
+    cfg = TeacherConfig(ckpt_every=ckpt_every, eval_every=ckpt_every)  # defaults = docs/paper.md §3 tiny
     return train_teachers(cfg, seeds=seeds, out_root=root, device="cpu", progress=False)
 
 
 @pytest.fixture(scope="module")
 def tiny_runs(tmp_path_factory):
-    """PAPER.md §3 'tiny' teachers, (n, k) = (40, 4), width 500, Adam 3e-3, batch 32, 1200 steps,
+    """docs/paper.md §3 'tiny' teachers, (n, k) = (40, 4), width 500, Adam 3e-3, batch 32, 1200 steps,
     checkpoints every 50, 5 seeds trained as one ensemble (~15 s on 2 shared cores)."""
     return _tiny_runs(tmp_path_factory.mktemp("tiny"), [0, 1, 2, 3, 4], 50)
 

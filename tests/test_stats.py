@@ -57,7 +57,7 @@ def test_required_samples_is_minimal():
     for rho, d in [(0.1, 100), (0.05, 1), (0.3, 5000)]:
         m = required_samples(rho, d, 1e-3)
         assert hoeffding_tol(m, d, 1e-3) <= rho / 2 < hoeffding_tol(max(1, m - 1), d, 1e-3)
-        assert m == pytest.approx(8 / rho**2 * math.log(2 * d / 1e-3), rel=1e-3, abs=1)  # PAPER.md §4 form
+        assert m == pytest.approx(8 / rho**2 * math.log(2 * d / 1e-3), rel=1e-3, abs=1)  # docs/paper.md §4 form
 
 
 def test_estimate_helpers():

@@ -44,7 +44,7 @@ def test_formula_matches_enumeration(k, extra, seed):
 
 
 def test_relu_values_of_paper():
-    """PAPER.md §4: for ReLU(s + b), k = 6, h^_1 = 0.500 (b=0), 0.344 (b=-1), 0.1875 (b=-2),
+    """docs/paper.md §4: for ReLU(s + b), k = 6, h^_1 = 0.500 (b=0), 0.344 (b=-1), 0.1875 (b=-2),
     0.031 (b=-4). These are the coefficients of ReLU(s + b) itself (not normalised): the
     exact values are 1/2, 11/32, 3/16, 1/32."""
     stated = {0: 0.500, -1: 0.344, -2: 0.1875, -4: 0.031}

@@ -7,7 +7,7 @@ bound, validity conditions checked at evaluation, a citation and an honest statu
 * ``proved-here``  -- derivation in the bound's ``doc`` and a test that simulates it;
 * ``literature``   -- as stated (to our knowledge) in the cited paper;
 * ``recalled``     -- form recalled, exact statement unverified (the paper's own two theorems,
-  Panigrahi et al. ICLR 2025 Sec. 3, are in this state: see /work/shared/PAPER.md Sec. 4).
+  Panigrahi et al. ICLR 2025 Sec. 3, are in this state: see docs/paper.md §4).
 
 Asymptotic statements keep their form; the constants they hide are explicit symbols
 (``C_prog``, ``C_one``, ``C_sq``, ``C_kou``, ``C_barak``, ``C_leap``, ``C_edel``) with default 1,

@@ -23,7 +23,7 @@ def _paper_progressive() -> Bound:
     for a one-hidden-layer student of width ~ 2^Theta(k) trained in two stages (an intermediate
     teacher checkpoint, then the final teacher; the paper's Algorithm 1) to loss eps on
     (d, k)-sparse parity. The exact constants, width, activation and learning rates are unknown;
-    the statement has NOT been checked against the paper's PDF (PAPER.md Sec. 4).
+    the statement has NOT been checked against the paper's PDF (docs/paper.md §4).
     """
     return Bound(
         "paper_progressive",
@@ -46,7 +46,7 @@ def _paper_one_shot() -> Bound:
     teacher keeps a residual low-degree correlation of order d^(-c), the lower bound is
     Omega(d^min(2c, k-1)) -- the residual signal can be exploited with ~ d^(2c) samples, as in
     support recovery with rho = d^(-c). Default c = oo gives the plain form.
-    Recalled from the paper (PAPER.md Sec. 4); exact statement unverified.
+    Recalled from the paper (docs/paper.md §4); exact statement unverified.
     """
     return Bound(
         "paper_one_shot",
@@ -88,7 +88,7 @@ def _support_recovery() -> Bound:
         "support_recovery",
         8 * B**2 / rho**2 * sp.log(2 * sp.binomial(d, j) / delta),
         "samples", "upper", "proved-here",
-        "this toolkit (Hoeffding + union bound over C(d, j) monomials); setting of PAPER.md Sec. 4",
+        "this toolkit (Hoeffding + union bound over C(d, j) monomials); setting of docs/paper.md §4",
         inspect.getdoc(_support_recovery),
         conditions=((sp.Le(j, d), "signal degree at most the dimension"),
                     (sp.Le(rho, B), "a coefficient of a function bounded by B is at most B")),

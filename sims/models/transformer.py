@@ -12,7 +12,7 @@ One member, for x in {-1,+1}^n (shapes per member, d = n_heads * head_dim, T = n
     logits  = W_out LN_f(h_L)[:, T - 1]        (B, 2): read at the last position (the CLS token if any)
 
 readout="last" (the paper's): causal attention by default, class read at the last bit.
-readout="cls": a CLS token appended after the bits, bidirectional attention by default (PAPER.md §3:
+readout="cls": a CLS token appended after the bits, bidirectional attention by default (docs/paper.md §3:
 the configuration that learns on CPU). ``causal`` overrides the default either way; the last
 position sees every token in both cases.
 

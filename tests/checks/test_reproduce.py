@@ -1,6 +1,6 @@
 """The quick ``pdistill reproduce`` run (shared fixture): files, figures, claims.json, verdicts.
 
-Verdicts asserted are those PAPER.md §3 says hold robustly at this scale — acceleration (claim 1), the
+Verdicts asserted are those docs/paper.md §3 says hold robustly at this scale — acceleration (claim 1), the
 spike (claim 2) and 2-shot (claim 3) — with the thresholds of the checks (bootstrap interval above 1, etc.);
 docs/reproduce.md records the spread over seed sets that justified asserting them.
 """
