@@ -31,7 +31,6 @@ __all__ = [
     "get_teacher",
     "get_students",
     "teacher_history",
-    "first_step_at",
     "t95_table",
     "checkpoint_steps",
 ]
@@ -220,12 +219,6 @@ def teacher_history(run) -> pd.DataFrame:
     """Teacher eval history (``run.history``: step, loss, accuracy, train_loss), sorted by step."""
     df = pd.DataFrame(run.history).dropna(subset=["accuracy"])
     return df.sort_values("step").reset_index(drop=True)
-
-
-def first_step_at(hist: pd.DataFrame, threshold: float = 0.95) -> float:
-    """First step whose accuracy >= threshold (inf when never)."""
-    hit = hist.loc[hist["accuracy"] >= threshold, "step"]
-    return float(hit.iloc[0]) if len(hit) else math.inf
 
 
 def checkpoint_steps(run) -> list[int]:

@@ -102,7 +102,7 @@ def atomic_savefig(fig, path: str | os.PathLike, *, close: bool = True, fsync: b
         with atomic_path(path, suffix=path.suffix or None, fsync=fsync) as tmp:
             fig.savefig(tmp, **savefig_kwargs)
     finally:
-        if close:
+        if close and getattr(fig.canvas, "manager", None) is not None:  # a pyplot-managed figure
             import matplotlib.pyplot as plt  # noqa: PLC0415
 
             plt.close(fig)
