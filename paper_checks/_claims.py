@@ -275,8 +275,8 @@ def add_common_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                     help="run the Transformer acceleration check even in --quick mode (on by default otherwise)")
     tf.add_argument("--no-transformer", dest="transformer", action="store_false",
                     help="skip the Transformer acceleration check (about 3 of the default run's 4 minutes on 2 cores)")
-    parser.add_argument("--threads", type=_positive_int_arg, default=1,
-                        help="torch CPU threads (default 1: the machine is shared)")
+    parser.add_argument("--threads", type=_positive_int_arg, default=None,
+                        help="torch CPU threads (default: the machine's cores)")
     return parser
 
 
@@ -301,7 +301,7 @@ class Context:
         self.cache_dir = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
         self.memo: dict[str, Any] = {}
         self.started = time.perf_counter()
-        self.threads = int(getattr(args, "threads", 1) or 1)
+        self.threads = int(getattr(args, "threads", None) or os.cpu_count() or 1)
         self._threads_set = False
 
     def apply_threads(self) -> None:

@@ -296,7 +296,7 @@ def test_tiny_teachers_show_the_curriculum(tiny_runs):
 def test_cli_writes_parquet_summary_and_figure(tiny_runs, tmp_path):
     import json
 
-    from sims.cli import main
+    from pdistill.cli import main
 
     run = tiny_runs[0]
     out = tmp_path / "probe"

@@ -1,4 +1,4 @@
-"""The ``pdistill`` command: a thin dispatcher; each subcommand lives with the code it drives.
+"""The ``pdistill`` command: a thin dispatcher above every layer; each subcommand lives with the code it drives.
 
 Each entry maps a subcommand to ``"module:function"``; the function takes ``argv`` (list of str)
 and returns an exit code. Imports are lazy so that ``pdistill bounds`` never imports torch.
