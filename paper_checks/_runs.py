@@ -18,6 +18,7 @@ import json
 import numpy as np
 import pandas as pd
 
+from curriculum.artifacts import ArtifactError, load_probe_table, write_probe_table
 from curriculum.provenance import source_hash
 from sims.io import atomic_write_parquet
 
@@ -255,20 +256,18 @@ def get_probe(ctx: Context, run, **kwargs) -> pd.DataFrame:
     key = "probe:" + hashlib.sha256((_hash(run.config) + spec + ",".join(map(str, run.steps))).encode()
                                     + source_hash().encode()).hexdigest()[:16]
 
+    probe_config = {"teacher_config": run.config.to_dict(), "checkpoints": [int(s) for s in run.steps],
+                    "probe_args": json.loads(spec)}
+
     def build():
         folder = ctx.cache_dir / engine_version(arch) / key.replace(":", "-")
-        t_path, a_path = folder / "table.parquet", folder / "attrs.json"
-        if t_path.is_file() and a_path.is_file():
-            table = pd.read_parquet(t_path)
-            table.attrs.update(json.loads(a_path.read_text()))
-            return table
+        try:
+            return load_probe_table(folder, probe_config)
+        except ArtifactError:  # absent, unfinished or damaged: probe (again)
+            pass
         ctx.apply_threads()
         table = probe_run(run, **kwargs)
-        folder.mkdir(parents=True, exist_ok=True)
-        plain = table.copy()
-        plain.attrs = {}
-        atomic_write_parquet(t_path, plain, index=None)
-        write_text_atomic(a_path, json.dumps(table.attrs, default=str))
+        write_probe_table(folder, table, probe_config)
         return table
 
     return ctx.memoize(key, build)

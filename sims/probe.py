@@ -50,6 +50,7 @@ import pandas as pd
 
 from curriculum.probe_table import (check_probe_table, curriculum_peak, curriculum_summary,  # noqa: F401
                                     degree_summary)
+from curriculum.artifacts import write_probe_table
 from curriculum.transition import Transition
 from parity_theory.parity import ParityTask, check_generator, check_int
 
@@ -330,7 +331,8 @@ def _window(text: str | None):
 
 
 def cli_main(argv=None) -> int:
-    """pdistill probe RUN_DIR --samples N --out OUT: correlations.parquet, summary.json, probe.png."""
+    """pdistill probe RUN_DIR --samples N --out OUT: correlations.parquet + manifest.json (the probe
+    table, curriculum.artifacts), summary.json, probe.png."""
     ap = argparse.ArgumentParser(prog="pdistill probe", description=__doc__.split("\n")[0])
     ap.add_argument("run_dir", help="a teacher run directory (checkpoint-<step>/ subdirectories)")
     ap.add_argument("--samples", type=int, default=100_000, help="N fresh samples (default 1e5, the paper's)")
@@ -350,7 +352,10 @@ def cli_main(argv=None) -> int:
                           steps=args.steps, device=args.device, center=not args.no_center)
         wall = time.perf_counter() - t0
         out = Path(args.out)
-        write_parquet(table, out / "correlations.parquet")  # kept even if the choice below fails
+        probe_config = {"teacher_config": run.config.to_dict(), "samples": args.samples, "seed": args.seed,
+                        "off_support_per_degree": args.off_per_degree, "center": not args.no_center,
+                        "steps": sorted(int(s) for s in table["step"].unique())}
+        write_probe_table(out, table, probe_config)  # kept even if the choice below fails
         chosen = choose_checkpoint(run, args.rule, table=table, threshold=args.threshold)
     except (ValueError, TypeError, FileNotFoundError) as exc:  # CheckpointError is a ValueError
         print(f"pdistill probe: error: {exc}", file=sys.stderr)

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from sims.cli import SUBCOMMANDS
+from pdistill.cli import SUBCOMMANDS
 from sims.cli_train import student_main, teacher_main
 from sims.train import TeacherRun
 

@@ -122,7 +122,10 @@ def test_paper_scale_estimate_is_printed(capsys):
     out = capsys.readouterr().out
     assert "(100,6)" in out and "NOT a measurement" in out
     total = [ln for ln in out.splitlines() if ln.strip().startswith("total")]
-    assert total and float(total[0].split()[1]) > 1.0  # hours: a paper-scale run is not a CPU job
+    import re
+
+    hours = re.search(r"([0-9.]+) h\b", total[0]) if total else None
+    assert hours and float(hours.group(1)) > 1.0  # hours: a paper-scale run is not a CPU job
 
 
 def test_a_failing_check_is_reported_and_exits_1(monkeypatch, tmp_path, capsys):
