@@ -22,6 +22,7 @@ __all__ = [
     "atomic_write_json",
     "atomic_write_parquet",
     "atomic_savefig",
+    "ensure_writable_dir",
 ]
 
 
@@ -107,3 +108,25 @@ def atomic_savefig(fig, path: str | os.PathLike, *, close: bool = True, fsync: b
 
             plt.close(fig)
     return path
+
+
+def ensure_writable_dir(path: str | os.PathLike, name: str = "--out") -> Path:
+    """Create folder ``path`` (and its parents) if needed and check that a file can be written in
+    it — before any work starts. Raises ValueError naming ``name`` and the path: it is a file, it
+    lies under a file, or the folder cannot be created or written."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise ValueError(f"{name} must be a folder; {str(p)!r} is a file.")
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise ValueError(f"{name} {str(p)!r} cannot be created: a part of its path is a file.") from None
+    except OSError as exc:
+        raise ValueError(f"{name} {str(p)!r} cannot be created: {exc.strerror or exc}.") from None
+    try:
+        fd, probe = tempfile.mkstemp(dir=p, prefix=".write-test.")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ValueError(f"{name} {str(p)!r} is not writable: {exc.strerror or exc}.") from None
+    return p

@@ -18,6 +18,8 @@ import time
 import traceback
 from typing import Sequence
 
+from curriculum.io import ensure_writable_dir
+
 from ._claims import ClaimResult, Context, add_common_args, fmt, write_json_atomic, write_text_atomic
 
 __all__ = ["CHECKS", "main_cli", "run_checks", "write_report", "claims_table", "paper_scale_estimate", "run_plan",
@@ -274,6 +276,8 @@ def main_cli(argv: Sequence[str] | None = None) -> int:
     only = [s.strip() for s in args.only.split(",") if s.strip()] if args.only else None
     try:
         ctx = Context(args)
+        ensure_writable_dir(ctx.out, "--out")  # before any work: a bad folder fails in a second, not after the compute
+        ensure_writable_dir(ctx.cache_dir, "--cache-dir")
         if not (only == ["bounds"]):  # bounds alone needs no torch
             from sims.devices import resolve_device
 

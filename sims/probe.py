@@ -54,7 +54,7 @@ from curriculum.artifacts import write_probe_table
 from curriculum.transition import Transition
 from parity_theory.parity import ParityTask, check_generator, check_int
 
-from .io import atomic_savefig, atomic_write_text
+from .io import atomic_savefig, atomic_write_text, ensure_writable_dir
 from .probe_measure import (TABLE_COLUMNS, CallableRun, _check_run, _Forward, _plan_table, _Prober,  # noqa: F401
                             _select_steps, _subset_plan, probe_outputs, probe_run, write_parquet)
 # (the private names are re-exported for benchmarks/bench_probe.py and the tests)
@@ -346,6 +346,7 @@ def cli_main(argv=None) -> int:
     ap.add_argument("--no-center", action="store_true", help="use p instead of p - mean(p)")
     args = ap.parse_args(argv)
     try:
+        ensure_writable_dir(args.out, "--out")
         run = _load_run(args.run_dir)
         t0 = time.perf_counter()
         table = probe_run(run, samples=args.samples, off_support_per_degree=args.off_per_degree, seed=args.seed,
