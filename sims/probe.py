@@ -51,6 +51,7 @@ import pandas as pd
 from curriculum.probe_table import (check_probe_table, curriculum_peak, curriculum_summary,  # noqa: F401
                                     degree_summary)
 from curriculum.artifacts import write_probe_table
+from curriculum.resources import check_fits
 from curriculum.transition import Transition
 from parity_theory.parity import ParityTask, check_generator, check_int
 
@@ -348,6 +349,8 @@ def cli_main(argv=None) -> int:
     try:
         ensure_writable_dir(args.out, "--out")
         run = _load_run(args.run_dir)
+        # the samples (int8), their float copy for the model, and a few float64 columns per checkpoint
+        check_fits(float(args.samples) * (run.task.n * 5 + 64), f"probing {args.samples} samples at n={run.task.n}")
         t0 = time.perf_counter()
         table = probe_run(run, samples=args.samples, off_support_per_degree=args.off_per_degree, seed=args.seed,
                           steps=args.steps, device=args.device, center=not args.no_center)

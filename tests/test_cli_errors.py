@@ -78,3 +78,24 @@ def test_the_dispatcher_turns_every_failure_into_one_line(monkeypatch, capsys, e
     if not isinstance(exc, BrokenPipeError):  # a closed pipe is quiet even with --debug
         with pytest.raises(type(exc)):
             cli.main(["--debug", "fake"])
+
+
+def test_check_fits_refuses_with_the_estimate():
+    from curriculum.resources import check_fits
+
+    assert check_fits(1e6, "a thing", total=10**9) == 1e6
+    with pytest.raises(ValueError, match=r"a thing needs about 93.1 GiB of memory; this machine has 16.0 GiB"):
+        check_fits(1e11, "a thing", total=16 * 2**30)
+
+
+def test_probe_refuses_an_impossible_sample_count_before_probing(tmp_path, capsys):
+    from sims.config import TeacherConfig
+    from sims.train import train_teacher
+
+    run = train_teacher(TeacherConfig(steps=20, ckpt_every=10, eval_every=10, eval_size=64), tmp_path / "t",
+                        device="cpu", progress=False)
+    t0 = time.perf_counter()
+    assert cli.main(["probe", str(run.out_dir), "--out", str(tmp_path / "p"), "--samples", str(10**14)]) == 2
+    err = capsys.readouterr().err
+    assert "of memory" in err and err.count("\n") == 1
+    assert time.perf_counter() - t0 < 30
