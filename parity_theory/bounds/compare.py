@@ -4,6 +4,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
+from numbers import Integral, Real
 from typing import Mapping
 
 import numpy as np
@@ -91,6 +92,13 @@ def crossover(a, b, var: str = "d", lo=None, hi=None, scan: int = 256, **fixed) 
         raise ValueError(f"crossover: {var!r} is the variable searched over; do not fix it.")
     for x, v in fixed.items():
         _DOMAINS[x].check_scalar(v, "crossover")
+    if isinstance(scan, bool) or not isinstance(scan, Integral) or scan < 1:
+        raise ValueError(f"crossover: scan must be an int >= 1 (values of {var} checked one by one); got scan={scan!r}.")
+    for name_, v in (("lo", lo), ("hi", hi)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, Real) or not math.isfinite(v)):
+            raise ValueError(f"crossover: {name_} must be a finite number (a value of {var}) or None; got {name_}={v!r}.")
+    if lo is not None and hi is not None and lo > hi:
+        raise ValueError(f"crossover: lo must be <= hi (the range of {var} searched); got lo={lo!r} > hi={hi!r}.")
     unused = [x for x in fixed if x not in A.symbols and x not in Bd.symbols]
     if unused:
         raise ValueError(f"crossover: neither {A.name} nor {Bd.name} uses symbol(s) {', '.join(map(repr, unused))}.")
@@ -109,6 +117,8 @@ def crossover(a, b, var: str = "d", lo=None, hi=None, scan: int = 256, **fixed) 
         lo_ = int(lo if lo is not None else max(dom.lo, 1))
         hi_ = int(hi if hi is not None else 2**62)
         searched = (lo_, hi_)
+        if lo_ > hi_:
+            raise ValueError(f"crossover: the range of {var} searched is empty: lo={lo_} > hi={hi_}.")
         last_false = None
         v = lo_
         n_valid = 0
@@ -158,6 +168,8 @@ def crossover(a, b, var: str = "d", lo=None, hi=None, scan: int = 256, **fixed) 
     if dom.hi_open and hi is None:
         hi_ = hi_ * (1 - 1e-12)
     lo_ = max(lo_, 1e-300)
+    if lo_ > hi_:
+        raise ValueError(f"crossover: the range of {var} searched is empty: lo={lo_:g} > hi={hi_:g}.")
     pts = np.geomspace(lo_, hi_, 400)
     prev = None
     for p in pts:
@@ -195,6 +207,8 @@ def _row(b: Bound, point: Mapping) -> dict:
         return row
     try:
         row["value"] = b.evaluate(**given)
+        if math.isinf(row["value"]):  # beyond float range: keep the magnitude (log10) for display
+            row["log10"] = b.evaluate_log10(**given)
     except ValueError as err:
         row["note"] = "invalid: " + str(err).split(f"bound {b.name!r} ", 1)[-1]
     return row
