@@ -91,12 +91,15 @@ _UNIT_KEYS = ("unit_id", "teacher_config", "points", "seeds", "unit", "axes")
 
 
 def _proc_start_time(pid: int) -> str | None:
-    """Field 22 of /proc/<pid>/stat (start time in clock ticks since boot): pid + this = a process identity."""
+    """Field 22 of /proc/<pid>/stat (start time in clock ticks since boot): pid + this = a process
+    identity. None when there is no such process, or only its zombie (dead, not yet reaped: in a
+    container whose init does not reap, a killed worker stays a zombie)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return stat.rsplit(")", 1)[1].split()[19]
+    fields = stat.rsplit(")", 1)[1].split()
+    return None if fields[0] in ("Z", "X", "x") else fields[19]
 
 
 def slurm_job_id_from_env() -> str | None:
@@ -354,12 +357,12 @@ class SweepFolder:
             try:
                 fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
-                holder = read_json(path)
+                holder, problem = read_json_object(path)
                 if holder is not None and holder.get("pid") == owner["pid"] and holder.get("host") == owner["host"] \
                         and holder.get("pid_start") == owner["pid_start"]:
                     return True
-                if holder is None and time.time() - path.stat().st_mtime < 5:
-                    time.sleep(0.2)  # being written right now
+                if holder is None and problem and "not valid JSON" in problem and time.time() - path.stat().st_mtime < 5:
+                    time.sleep(0.2)  # being written right now (a JSON array or other object is damage: broken below)
                     continue
                 requeued = holder is not None and holder.get("slurm_job") and holder.get("slurm_job") == owner.get("slurm_job")
                 if holder is not None and not requeued and owner_alive(holder) is not False:
