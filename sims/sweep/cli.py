@@ -26,7 +26,7 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--device", default="auto", help="device for the units: auto | cpu | cuda[:N] (default auto)")
     a.add_argument("--no-progress", action="store_true", help="no progress bar")
     a.add_argument("--allow-large", action="store_true", help=large)
-    a = sub.add_parser("status", help="done / running / queued / failed / killed / pending per unit; tracebacks of failed units")
+    a = sub.add_parser("status", help="done / running / queued / failed / killed / damaged / pending per unit; tracebacks of failed units")
     a.add_argument("dir", help="sweep folder")
     a.add_argument("--no-tracebacks", action="store_true")
     a = sub.add_parser("collect", help="merge the finished units into one Parquet table")
