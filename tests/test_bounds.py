@@ -604,6 +604,15 @@ def test_cli_prints_finite_values_beyond_float_range_and_answers_fast():
     assert f"e+{math.floor(lg)}" in row and f"{10 ** (lg - math.floor(lg)):.3f}"[:4] in row
 
 
+def test_table_gives_log10_beyond_float_range():
+    df = bounds.table(["sq_lower", "info_theoretic"], {"d": [100, 10**5], "k": [6, 5 * 10**4], "tau": 1.0})
+    big = df[(df.name == "sq_lower") & (df.d == 10**5) & (df.k == 5 * 10**4)].iloc[0]
+    assert math.isinf(big.value) and big.log10 == pytest.approx(_log2_binom(10**5, 5 * 10**4) * math.log10(2), rel=1e-9)
+    small = df[(df.name == "sq_lower") & (df.d == 100) & (df.k == 6)].iloc[0]
+    assert small.log10 == pytest.approx(math.log10(math.comb(100, 6)), rel=1e-12)
+    assert df[(df.d == 100) & (df.k == 5 * 10**4)].log10.isna().all()  # k > d: invalid rows
+
+
 def test_cli_exits_2_when_every_row_is_invalid(capsys):
     assert bounds.cli_main(["--d", "5", "--k", "7", "--names", "info_theoretic"]) == 2
     err = capsys.readouterr().err

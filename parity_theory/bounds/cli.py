@@ -15,7 +15,7 @@ def _fmt(v: float, log10: float | None = None) -> str:
     if math.isnan(v):
         return "-"
     if math.isinf(v):
-        return _fmt_log10(log10) if log10 is not None and math.isfinite(log10) else "inf"
+        return _fmt_log10(log10) if log10 is not None and math.isfinite(log10) else "inf"  # inf: truly infinite
     return f"{v:,.0f}" if 1e3 <= abs(v) < 1e9 else f"{v:.4g}"
 
 

@@ -199,7 +199,7 @@ def crossover(a, b, var: str = "d", lo=None, hi=None, scan: int = 256, **fixed) 
 def _row(b: Bound, point: Mapping) -> dict:
     given = {x: v for x, v in point.items() if x in b.symbols and v is not None}
     missing = [x for x in b.required if x not in given]
-    row = {"name": b.name, "quantity": b.quantity, "direction": b.direction, "value": math.nan,
+    row = {"name": b.name, "quantity": b.quantity, "direction": b.direction, "value": math.nan, "log10": math.nan,
            "missing": ", ".join(missing), "note": "", "status": b.status,
            "expression": str(b.expr), "citation": b.citation}
     if missing:
@@ -207,8 +207,10 @@ def _row(b: Bound, point: Mapping) -> dict:
         return row
     try:
         row["value"] = b.evaluate(**given)
-        if math.isinf(row["value"]):  # beyond float range: keep the magnitude (log10) for display
+        if math.isinf(row["value"]):  # beyond float range: the magnitude comes from evaluate_log10
             row["log10"] = b.evaluate_log10(**given)
+        else:
+            row["log10"] = math.log10(row["value"]) if row["value"] > 0 else -math.inf
     except ValueError as err:
         row["note"] = "invalid: " + str(err).split(f"bound {b.name!r} ", 1)[-1]
     return row
@@ -216,8 +218,9 @@ def _row(b: Bound, point: Mapping) -> dict:
 
 def table(names_=None, grid: Mapping | None = None):
     """pandas DataFrame, one row per (bound, grid point): name, quantity, direction, the grid
-    symbols, value (NaN when symbols are missing or a condition fails; see ``missing``/``note``),
-    status, expression, citation. ``grid`` maps symbols to a scalar or a list (cartesian product).
+    symbols, value (NaN when symbols are missing or a condition fails; see ``missing``/``note``;
+    inf beyond float range), log10 (of the value, finite also beyond float range), status,
+    expression, citation. ``grid`` maps symbols to a scalar or a list (cartesian product).
     """
     import pandas as pd
 
@@ -234,5 +237,5 @@ def table(names_=None, grid: Mapping | None = None):
         for b in bs:
             r = _row(b, point)
             rows.append({**{kk: r[kk] for kk in ("name", "quantity", "direction")}, **point,
-                         **{kk: r[kk] for kk in ("value", "missing", "note", "status", "expression", "citation")}})
+                         **{kk: r[kk] for kk in ("value", "log10", "missing", "note", "status", "expression", "citation")}})
     return pd.DataFrame(rows)
