@@ -356,7 +356,8 @@ class Bound:
         """The bound's value as an exact sympy number (floats are read as decimals: 0.01 -> 1/100).
 
         Exact arithmetic can be slow for powers with long rational exponents (sympy looks for perfect
-        roots); ``evaluate`` computes the float numerically instead and never goes through this.
+        roots) and for binomials of large arguments (C(10^9, 5 10^8) has 3 10^8 digits: minutes);
+        ``evaluate`` and ``evaluate_log10`` compute numerically instead and never go through this.
         """
         vals = self._resolve(values, strict)
         if self.exact is not None:
