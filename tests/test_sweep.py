@@ -589,6 +589,22 @@ def test_plot_refuses_an_unknown_metric_and_leaves_matplotlib_alone(tmp_path, ca
     assert (out / "figures" / "t95_vs_toy_x.png").stat().st_size > 5000
 
 
+def test_collect_and_plot_outputs_that_cannot_be_written_fail_first(tmp_path, capsys):
+    p = write_toy(tmp_path, axes='"toy.x" = [1.0, 2.0]')
+    out = tmp_path / "out"
+    run_sweep(load_spec(p), out, progress=False, log=lambda *_: None)
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    for cmd, match in [(["collect", out, "--out", afile / "sub.parquet"], "is a file, not a folder"),
+                       (["collect", out, "--out", tmp_path], "is a folder; expected a file"),
+                       (["plot", out, "--out", afile], "is a file; expected a folder"),
+                       (["plot", out, "--out", afile / "figs"], "is a file, not a folder")]:
+        assert cli_main([str(c) for c in cmd]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and match in err, (cmd, err)
+    assert not (out / "results.parquet").exists()  # failed before collecting anything
+
+
 def test_status_into_a_closed_pipe_is_quiet(tmp_path):
     p = write_toy(tmp_path, axes='"toy.x" = [1.0, 2.0]')
     out = tmp_path / "out"

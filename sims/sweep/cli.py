@@ -54,6 +54,22 @@ def cli_main(argv: list[str] | None = None) -> int:
         return 128 + signal.SIGPIPE
 
 
+def _check_out(path, what: str) -> None:
+    """Fail before any work when ``path`` cannot become a ``what`` ('file' or 'folder') we can write."""
+    from pathlib import Path
+
+    path = Path(path)
+    if path.exists() and path.is_dir() != (what == "folder"):
+        raise SweepSpecError(f"--out {str(path)!r} is {'a folder' if path.is_dir() else 'a file'}; expected a {what}.")
+    up = path if what == "folder" and path.exists() else path.parent
+    while not up.exists():
+        up = up.parent
+    if not up.is_dir():
+        raise SweepSpecError(f"--out {str(path)!r} cannot be created: {str(up)!r} is a file, not a folder.")
+    if not os.access(up, os.W_OK | os.X_OK):
+        raise SweepSpecError(f"--out {str(path)!r} cannot be written: folder {str(up)!r} is not writable.")
+
+
 def _dispatch(args) -> int:
     from .runner import SweepInterrupted, collect, plan_text, run_sweep, status_text
     from .store import SweepFolder
@@ -88,6 +104,8 @@ def _dispatch(args) -> int:
             print(text)
             return 0
         if args.cmd == "collect":
+            folder.read_sweep()  # a missing or corrupt sweep.json first
+            _check_out(args.out or folder.root / "results.parquet", "file")
             df, missing = collect(folder, args.out)
             target = args.out or folder.root / "results.parquet"
             print(f"{len(df)} rows from {len(folder.units()) - len(missing)} units -> {target}")
@@ -99,6 +117,8 @@ def _dispatch(args) -> int:
 
             from .plot import plot_sweep
 
+            folder.read_sweep()
+            _check_out(args.out or folder.root / "figures", "folder")
             path = folder.root / "results.parquet"
             df = pd.read_parquet(path) if path.is_file() else collect(folder)[0]
             for p in plot_sweep(df, args.out or folder.root / "figures", folder.read_sweep()["axes"], metric=args.metric):
