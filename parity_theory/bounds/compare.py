@@ -53,13 +53,15 @@ class Crossover:
 
 
 def _cmp_le(A: Bound, va: dict, Bd: Bound, vb: dict) -> bool:
-    """a <= b at resolved values: compare at 60 digits (mpmath, never through exact powers, which
-    can take minutes: see Bound._evalf); only on a near-tie fall back to the exact symbolic sign."""
-    na, nb = A._evalf(va, 60), Bd._evalf(vb, 60)
-    diff = na - nb
-    scale = max(abs(na), abs(nb), sp.Integer(1))
-    if abs(diff) > scale * sp.Float(10) ** -45:
-        return bool(diff < 0)
+    """a <= b at resolved values: compare at 60, then 600 digits (mpmath, never through exact powers
+    or binomials, which can take minutes: see Bound._evalf); only on a tie to 580 digits fall back
+    to the exact symbolic sign."""
+    for digits, margin in ((60, 45), (600, 580)):
+        na, nb = A._evalf(va, digits), Bd._evalf(vb, digits)
+        diff = na - nb
+        scale = max(abs(na), abs(nb), sp.Integer(1))
+        if abs(diff) > scale * sp.Float(10, digits) ** -margin:
+            return bool(diff < 0)
     xa = A.exact(va) if A.exact is not None else A.expr.xreplace({_S[x]: v for x, v in va.items()})
     xb = Bd.exact(vb) if Bd.exact is not None else Bd.expr.xreplace({_S[x]: v for x, v in vb.items()})
     exact = sp.simplify(xa - xb)
