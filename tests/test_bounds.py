@@ -589,7 +589,7 @@ def test_large_binomials_answer_fast(name, values, log10_expected):
 
 def test_cli_prints_finite_values_beyond_float_range_and_answers_fast():
     """`pdistill bounds --d 1e9 --k 5e8 --eps 0.01` ran past 60 s; C(1e5, 5e4) tau^2 printed 'inf'."""
-    cmd = [sys.executable, "-m", "sims.cli", "bounds"]
+    cmd = [sys.executable, "-m", "pdistill", "bounds"]
     t0 = time.perf_counter()
     out = subprocess.run(cmd + ["--d", "1000000000", "--k", "500000000", "--eps", "0.01"],
                          capture_output=True, text=True, timeout=60)

@@ -358,7 +358,7 @@ def test_grid_size_is_the_product_of_axis_lengths(tmp_path_factory, lengths, inn
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 
-PY = [sys.executable, "-m", "sims.cli", "sweep"]
+PY = [sys.executable, "-m", "pdistill", "sweep"]
 
 
 def _cli(args, timeout=60, **kw):
