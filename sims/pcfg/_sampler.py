@@ -73,8 +73,9 @@ def _sample_kernel(rng, m, start, rule_offsets, cum_probs, rhs_offsets, rhs_code
                     return 3, T, flat, offsets, anc, ends
                 flat[T] = -sym - 1
                 if labels:
-                    if length > 0:  # the previous token ends the spans of the ancestors replaced since
-                        for lv in range(min_expanded, prev_depth):
+                    if length > 0:  # the previous token ends the spans of its ancestors replaced since
+                        # (expanded anew at depth >= min_expanded, or not above this token: depth >= d)
+                        for lv in range(min(min_expanded, d), prev_depth):
                             ends[T - 1, lv] = True
                     for lv in range(D):
                         anc[T, lv] = path_nt[lv] if lv < d else -1

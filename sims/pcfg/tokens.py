@@ -4,6 +4,7 @@ For a grammar with V terminals (ids 0..V-1, in ``Grammar.terminals`` order):
 
     BOS = V, EOS = V + 1, PAD = V + 2, MASK = V + 3, vocab_size = V + 4
 
+and ``IGNORE = -100`` marks targets without a loss.
 A model input is BOS followed by the terminals of one string (docs/paper.md §5), optionally EOS,
 right-padded with PAD. This is the one place these ids are defined; everything else asks a
 :class:`TokenLayout` (``grammar.layout``).
@@ -16,7 +17,10 @@ import numpy as np
 
 from parity_theory.parity import check_int
 
-__all__ = ["TokenLayout"]
+__all__ = ["TokenLayout", "IGNORE"]
+
+#: target value at positions that carry no loss (torch's cross-entropy ``ignore_index`` default)
+IGNORE = -100
 
 
 @dataclass(frozen=True)
