@@ -1,4 +1,4 @@
-"""parity_theory must never import torch (checked in a fresh interpreter)."""
+"""parity_theory and sims.pcfg must never import torch (checked in a fresh interpreter)."""
 from __future__ import annotations
 
 import json
@@ -24,3 +24,25 @@ def test_parity_theory_and_all_submodules_do_not_import_torch():
     result = json.loads(out.strip().splitlines()[-1])
     assert result["loaded"] == names
     assert result["torch"] is False, "importing parity_theory pulled in torch"
+
+
+def test_sims_pcfg_and_all_submodules_do_not_import_torch():
+    """`from sims.pcfg import Grammar` (grammars, exact inference, masking, probes) stays torch-free."""
+    import sims.pcfg
+
+    names = sorted(m.name for m in pkgutil.walk_packages(sims.pcfg.__path__, prefix="sims.pcfg."))
+    assert "sims.pcfg.grammar" in names and "sims.pcfg.inside" in names and "sims.pcfg.ngram" in names
+    code = (
+        "import importlib, json, sys\n"
+        f"names = {names!r}\n"
+        "from sims.pcfg import Grammar\n"
+        "import numpy as np\n"
+        "g = Grammar.builtin('cfg3b'); s = g.sample(2, np.random.default_rng(0))\n"
+        "g.log_prob(s.tokens[0].astype('int64')); g.masked_distribution(s.tokens[1].astype('int64'))\n"
+        "for n in names: importlib.import_module(n)\n"
+        "print(json.dumps({'torch': 'torch' in sys.modules, 'loaded': [n for n in names if n in sys.modules]}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["loaded"] == names
+    assert result["torch"] is False, "importing sims.pcfg pulled in torch"
