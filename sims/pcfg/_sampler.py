@@ -127,7 +127,10 @@ def sample_numba(grammar, m: int, rng: np.random.Generator, *, labels: bool = Tr
             cap *= 2
         else:
             stack_cap *= 2
-    flat, anc, ends = flat[:n_tok].copy(), anc[:n_tok].copy(), ends[:n_tok].copy()
+    if n_tok < 0.9 * cap:  # release a buffer much larger than its content
+        flat, anc, ends = flat[:n_tok].copy(), anc[:n_tok].copy(), ends[:n_tok].copy()
+    else:
+        flat, anc, ends = flat[:n_tok], anc[:n_tok], ends[:n_tok]
     if labels and grammar.depth is None:  # keep only the depths this sample reached
         used = int((anc >= 0).any(axis=0).sum()) if len(anc) else 0
         anc, ends = anc[:, :used].copy(), ends[:, :used].copy()
