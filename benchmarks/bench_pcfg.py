@@ -58,8 +58,9 @@ def bench_inference(quick: bool, seed: int) -> None:
     x = mask_tokens(g.layout.batch([w], bos=False), g.layout, rng).inputs[0]
     t, _ = _best(lambda: bayes_mlm_distribution(g, x), repeat=1)
     print(f"| bayes_mlm_distribution, 30% corrupted | {len(w)} | {t:.3f} |")
-    for L in ((32,) if quick else (32, 64)):
-        t, _ = _best(lambda: g.next_token_distribution(w[:L]), repeat=1)
+    g.next_token_distribution(w[:4])  # JIT
+    for L in (64, len(w)):
+        t, _ = _best(lambda: g.next_token_distribution(w[:L]))
         print(f"| next_token_distribution (prefix probabilities) | {L} | {t:.3f} |")
     allmask = np.full(64, g.layout.mask)
     t, _ = _best(lambda: g.masked_distribution(allmask), repeat=1)
@@ -88,6 +89,13 @@ def bayes_references(quick: bool, seed: int) -> None:
         # positions of one string are dependent; strings are independent: s.e. from per-string means
         se = np.std(per_string, ddof=1) / np.sqrt(len(per_string))
         print(f"| {name} | {m} | {np.mean(losses):.4f} ± {2 * se:.4f} | {np.mean(hits):.4f} | {len(losses)} |")
+    # next-token: sum_t -log P(w_t | w_<t) - log P(end | w) = -log P(w), so the Bayes loss per
+    # predicted token (L terminals + the end) is E[-log P(w)] / E[L + 1]
+    print("\n| grammar | strings | Bayes next-token loss (nats per token, incl. end) |\n|---|---:|---:|")
+    for name, g in (("cfg3b from 16", Grammar.builtin("cfg3b").with_start("16")), ("cfg3b", Grammar.builtin("cfg3b"))):
+        s = g.sample(200 if quick else 2000, rng, labels=False)
+        nll = -g.log_prob(s.tokens)
+        print(f"| {name} | {len(s)} | {nll.sum() / (s.lengths + 1).sum():.4f} |")
     g = Grammar.builtin("cfg3b").with_start("16")
     s = g.sample(8 if quick else 40, rng, labels=False)
     x = g.layout.batch(s.tokens)

@@ -138,6 +138,16 @@ def test_random_leveled_structure(levels, spl, n_terminals, seed):
     assert again == g
 
 
+def test_random_leveled_start_level():
+    kw = dict(levels=3, symbols_per_level=2, n_terminals=2, rules_per_symbol=2, rhs_lengths=(2, 3))
+    full = Grammar.random_leveled(np.random.default_rng(5), **kw)
+    low = Grammar.random_leveled(np.random.default_rng(5), start_level=2, **kw)
+    assert low.depth == 2 and low == full.with_start(low.start)
+    assert low.start == "5"  # terminals 1-2, then levels from the bottom: 3-4, 5-6 (level 2), 7-8, start 9
+    with pytest.raises(ValueError, match="start_level"):
+        Grammar.random_leveled(np.random.default_rng(5), start_level=4, **kw)
+
+
 def test_random_leveled_errors():
     with pytest.raises(ValueError, match="rules_per_symbol"):
         Grammar.random_leveled(np.random.default_rng(0), symbols_per_level=1, n_terminals=1,

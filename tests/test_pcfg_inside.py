@@ -16,7 +16,8 @@ from sims.pcfg._inside_kernels import (inside_log_numpy, inside_scaled, leaf_log
 from sims.pcfg.inside import (enumerate_strings, evidence_log_grad, length_distribution, log_prob,
                               masked_distribution, normal_form)
 from sims.pcfg.masking import MaskingConfig, bayes_mlm_distribution
-from sims.pcfg.prefix import next_token_distribution, prefix_log_prob
+from sims.pcfg.prefix import next_token_distribution, prefix_candidates_numpy, prefix_log_prob
+from sims.pcfg.prefix import _candidates as prefix_candidates_numba
 from sims.pcfg.strategies import grammars
 
 MAXLEN = 6
@@ -150,6 +151,19 @@ def test_masked_distribution_nan_where_the_context_is_impossible():
     g = Grammar.parse("S -> a b\n")
     md = masked_distribution(g, np.array([1, 1], dtype=np.int64))  # "b b": no a can fix either position
     assert np.isnan(md[1]).all() and np.allclose(md[0], [1.0, 0.0])
+
+
+@given(grammars(), st.integers(0, 6), st.integers(0, 2**32 - 1), st.booleans())
+@settings(max_examples=60, deadline=None)
+def test_numba_prefix_kernel_equals_numpy_twin(g, L, seed, with_masks):
+    rng = np.random.default_rng(seed)
+    V = len(g.terminals)
+    leaf = np.eye(V)[rng.integers(0, V, L)].reshape(L, V)
+    if with_masks:
+        leaf[rng.random(L) < 0.4] = 1.0
+    cand, _ = prefix_candidates_numba(g, leaf)
+    ext = np.vstack([leaf, np.ones((1, V))])
+    _same_logs(cand, prefix_candidates_numpy(g, ext))
 
 
 @given(grammars(recursive=False), st.integers(0, 2**32 - 1))

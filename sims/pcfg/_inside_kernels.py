@@ -15,6 +15,9 @@ row of ones for a masked one (any terminal), a likelihood row for a noisy one. T
 is multilinear in the rows of ``leaf``; Z = beta[0, L, start] and the outside values give
 dZ / dleaf[p, a] = sum_X alpha[p, p+1, X] lex[X, a] = Z(evidence elsewhere, w_p = a).
 
+``prefix_candidates_scaled`` computes prefix probabilities (sims.pcfg.prefix); its numpy twin
+is ``sims.pcfg.prefix.prefix_candidates_numpy``.
+
 The Numba kernels keep every chart cell as mantissa * exp(log-scale) with the mantissa's
 largest entry 1 (one exp per (span, split), not per rule); the numpy twins work in plain log
 space with ``logaddexp``. Both return logs, −inf for zero.
@@ -24,8 +27,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-__all__ = ["inside_scaled", "outside_scaled", "leaf_log_grad", "inside_log_numpy", "outside_log_numpy",
-           "leaf_log_grad_numpy"]
+__all__ = ["inside_scaled", "outside_scaled", "leaf_log_grad", "prefix_candidates_scaled", "inside_log_numpy",
+           "outside_log_numpy", "leaf_log_grad_numpy"]
 
 
 @nb.njit(cache=True)
@@ -230,3 +233,77 @@ def leaf_log_grad_numpy(loga, lex) -> np.ndarray:
     diag = np.stack([loga[p, p + 1] for p in range(L)]) if L else np.zeros((0, lex.shape[0]))
     with np.errstate(divide="ignore"):
         return np.logaddexp.reduce(diag[:, :, None] + np.log(lex)[None], axis=1)
+
+
+@nb.njit(cache=True)
+def prefix_candidates_scaled(mant, lsc, Q, QE, start, b_lhs, b_left, b_right, b_p):  # pragma: no cover
+    """cand (L+1, V): cand[j, a] = log pp[0, j, start] with the token at j-1 set to a (row 0: −inf).
+
+    pp[j-1, j, X | a] = QE[X, a];  pp[i, j, X | a] = sum_D Q[X, D] G[D] with
+    G[D] = sum_{D -> Y Z} p sum_{k=i+1}^{j-1} beta[i, k, Y] pp[k, j, Z | a]   (see sims.pcfg.prefix).
+    ``mant``, ``lsc``: the scaled inside chart of the same leaves (spans ending before j-1 are used).
+    """
+    L = mant.shape[0] - 1
+    K = Q.shape[0]
+    V = QE.shape[1]
+    cand = np.full((L + 1, V), -np.inf)
+    pm = np.zeros((L, K))
+    psc = np.full(L, -np.inf)
+    g = np.zeros(K)
+    acc = np.zeros(K)
+    nb_rules = b_lhs.shape[0]
+    for j in range(1, L + 1):
+        for a in range(V):
+            mx = 0.0
+            for x in range(K):
+                pm[j - 1, x] = QE[x, a]
+                if QE[x, a] > mx:
+                    mx = QE[x, a]
+            if mx > 0.0:
+                for x in range(K):
+                    pm[j - 1, x] /= mx
+                psc[j - 1] = np.log(mx)
+            else:
+                psc[j - 1] = -np.inf
+            for i in range(j - 2, -1, -1):
+                offset = -np.inf
+                for k in range(i + 1, j):
+                    o = lsc[i, k] + psc[k]
+                    if o > offset:
+                        offset = o
+                psc[i] = -np.inf
+                if offset == -np.inf:
+                    for x in range(K):
+                        pm[i, x] = 0.0
+                    continue
+                g[:] = 0.0
+                for k in range(i + 1, j):
+                    o = lsc[i, k] + psc[k]
+                    if o == -np.inf:
+                        continue
+                    w = np.exp(o - offset)
+                    if w == 0.0:
+                        continue
+                    for r in range(nb_rules):
+                        v = mant[i, k, b_left[r]] * pm[k, b_right[r]]
+                        if v != 0.0:
+                            g[b_lhs[r]] += b_p[r] * v * w
+                mx = 0.0
+                for x in range(K):
+                    s = 0.0
+                    for d in range(K):
+                        s += Q[x, d] * g[d]
+                    acc[x] = s
+                    if s > mx:
+                        mx = s
+                if mx > 0.0:
+                    for x in range(K):
+                        pm[i, x] = acc[x] / mx
+                    psc[i] = offset + np.log(mx)
+                else:
+                    for x in range(K):
+                        pm[i, x] = 0.0
+            v0 = pm[0, start]
+            if v0 > 0.0 and psc[0] > -np.inf:
+                cand[j, a] = psc[0] + np.log(v0)
+    return cand

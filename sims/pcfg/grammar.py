@@ -264,7 +264,8 @@ class Grammar:
 
     @classmethod
     def random_leveled(cls, rng: np.random.Generator, *, levels: int = 4, symbols_per_level: int = 3,
-                       n_terminals: int = 3, rules_per_symbol=(2, 3), rhs_lengths=(2, 3)) -> "Grammar":
+                       n_terminals: int = 3, rules_per_symbol=(2, 3), rhs_lengths=(2, 3),
+                       start_level: int = 0) -> "Grammar":
         """A random cfg3-style grammar: a start symbol, ``levels`` levels of ``symbols_per_level``
         non-terminals, then ``n_terminals`` terminals.
 
@@ -275,12 +276,17 @@ class Grammar:
         symbol are distinct and equally likely. Names: terminals "1".."V", then non-terminals
         numbered upwards from the deepest level, the start symbol last (as in cfg3). Strings
         have lengths between lo^(levels+1) and hi^(levels+1) for rhs_lengths = (lo, hi).
+        ``start_level`` = s in 1..levels starts at the first symbol of level s instead (shorter
+        strings: levels + 1 - s expansions; :meth:`with_start` after drawing the whole grammar).
         """
         rng = check_generator(rng)
         levels = check_int(levels, "levels")
         spl = check_int(symbols_per_level, "symbols_per_level")
         n_terminals = check_int(n_terminals, "n_terminals")
         rps = _int_range(rules_per_symbol, "rules_per_symbol")
+        start_level = check_int(start_level, "start_level", lo=0)
+        if start_level > levels:
+            raise ValueError(f"start_level must be in [0, levels={levels}]; got start_level={start_level}.")
         lens = _int_range(rhs_lengths, "rhs_lengths")
         names: list[list[str]] = [[str(i + 1) for i in range(n_terminals)]]  # bottom-up
         nxt = n_terminals + 1
@@ -305,7 +311,8 @@ class Grammar:
                     if rhs not in rhss:
                         rhss.append(rhs)
                 rules += [Rule(sym, rhs, 1.0 / want) for rhs in rhss]
-        return cls(rules, terminals=names[0])
+        g = cls(rules, terminals=names[0])
+        return g if start_level == 0 else g.with_start(names[len(names) - 1 - start_level][0])
 
     def with_start(self, symbol: str) -> "Grammar":
         """The same rules with another start symbol (e.g. a lower level of cfg3b: shorter strings).

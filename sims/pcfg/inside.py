@@ -20,7 +20,7 @@ import numpy as np
 
 from ._inside_kernels import inside_scaled, leaf_log_grad, outside_scaled
 
-__all__ = ["NormalForm", "normal_form", "leaf_weights", "log_prob", "evidence_log_grad",
+__all__ = ["NormalForm", "normal_form", "check_string", "leaf_weights", "log_prob", "evidence_log_grad",
            "masked_distribution", "enumerate_strings", "length_distribution"]
 
 
@@ -96,6 +96,22 @@ def _normal_form_cached(grammar) -> NormalForm:
                       b[:, 3].copy(), u[:, 0].astype(np.int64), u[:, 1].astype(np.int64), u[:, 2].copy())
 
 
+def check_string(grammar, tokens, name: str = "tokens") -> tuple[np.ndarray, np.ndarray]:
+    """Validate one string of terminal ids or MASK; returns (int array, bool MASK positions)."""
+    V = len(grammar.terminals)
+    t = np.asarray(tokens)
+    if t.ndim != 1 or not (np.issubdtype(t.dtype, np.integer) or t.size == 0):
+        raise ValueError(f"{name} must be a 1-D integer array of terminal ids; got dtype {t.dtype}, shape {t.shape}.")
+    t = t.astype(np.int64, copy=False)
+    is_mask = t == grammar.layout.mask
+    bad = ~is_mask & ((t < 0) | (t >= V))
+    if bad.any():
+        p = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{name} must hold terminal ids in [0, {V}) or MASK={grammar.layout.mask}; "
+                         f"got {int(t[p])} at position {p}.")
+    return t, is_mask
+
+
 def leaf_weights(grammar, tokens, masked=None) -> np.ndarray:
     """(L, V) float64 evidence: one-hot rows for observed terminal ids, ones for masked positions.
 
@@ -103,15 +119,7 @@ def leaf_weights(grammar, tokens, masked=None) -> np.ndarray:
     ``masked``: optional bool (L,), further positions to treat as masked.
     """
     V = len(grammar.terminals)
-    t = np.asarray(tokens)
-    if t.ndim != 1 or not np.issubdtype(t.dtype, np.integer):
-        raise ValueError(f"tokens must be a 1-D integer array of terminal ids; got dtype {t.dtype}, shape {t.shape}.")
-    is_mask = t == grammar.layout.mask
-    bad = ~is_mask & ((t < 0) | (t >= V))
-    if bad.any():
-        p = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"tokens must hold terminal ids in [0, {V}) or MASK={grammar.layout.mask}; "
-                         f"got {int(t[p])} at position {p}.")
+    t, is_mask = check_string(grammar, tokens)
     if masked is not None:
         masked = np.asarray(masked)
         if masked.shape != t.shape or masked.dtype != bool:

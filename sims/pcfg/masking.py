@@ -100,18 +100,10 @@ def bayes_mlm_distribution(grammar, inputs, config: MaskingConfig = MaskingConfi
     posterior_p(a) ∝ P(o_p | a, selected) · Z(others, w_p = a), from one inside–outside pass.
     Rows are NaN where the input is impossible.
     """
-    from .inside import _normalize_rows, evidence_log_grad  # noqa: PLC0415
+    from .inside import _normalize_rows, check_string, evidence_log_grad  # noqa: PLC0415
 
     V = len(grammar.terminals)
-    o = np.asarray(inputs)
-    if o.ndim != 1 or not np.issubdtype(o.dtype, np.integer):
-        raise ValueError(f"inputs must be a 1-D integer array; got dtype {o.dtype}, shape {o.shape}.")
-    is_mask = o == grammar.layout.mask
-    bad = ~is_mask & ((o < 0) | (o >= V))
-    if bad.any():
-        p = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"inputs must hold terminal ids in [0, {V}) or MASK={grammar.layout.mask}; "
-                         f"got {int(o[p])} at position {p}.")
+    o, is_mask = check_string(grammar, inputs, "inputs")
     eye = np.zeros((len(o), V))
     eye[np.flatnonzero(~is_mask), o[~is_mask]] = 1.0
     # likelihood of the observation given the original a, for a selected position

@@ -13,16 +13,18 @@ E the lexical matrix. This needs every symbol to derive some finite string with 
 
     P(w_t = a | w_<t) = pp(w_<t a) / pp(w_<t),      P(end | w_<t) = P(w_<t) / pp(w_<t).
 
-Cost: O(L^3 R V) numpy operations in log space (a few seconds for L = 64 on cfg3b, minutes
-for whole cfg3b strings of ~300 tokens); masked tokens (MASK) in the prefix are summed over.
+Cost: O(L^3 R V + L^2 V K^2) in a Numba kernel (scaled cells, as the inside pass) with a
+log-space numpy twin (:func:`prefix_candidates_numpy`); masked tokens (MASK) in the prefix
+are summed over.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from ._inside_kernels import prefix_candidates_scaled
 from .inside import _inside, leaf_weights, normal_form
 
-__all__ = ["next_token_distribution", "prefix_log_prob"]
+__all__ = ["next_token_distribution", "prefix_log_prob", "prefix_candidates_numpy"]
 
 
 def _logsumexp(x: np.ndarray, axis) -> np.ndarray:
@@ -75,15 +77,28 @@ def _prefix_columns(grammar, leaf: np.ndarray):
         yield j, col, logb
 
 
-def _candidates(grammar, leaf):
-    """(cand (L+2, V), logb): cand[j, a] = log pp(w_<j-1, a) for j = 1..L+1 (row 0 unused), from
-    one pass over the input extended by a free token; logb is the inside chart of that input."""
-    ext = np.vstack([leaf, np.ones((1, leaf.shape[1]))])
-    cand = np.full((len(ext) + 1, leaf.shape[1]), -np.inf)
-    logb = None
-    for j, col, logb in _prefix_columns(grammar, ext):
+def prefix_candidates_numpy(grammar, leaf: np.ndarray) -> np.ndarray:
+    """Numpy twin of :func:`sims.pcfg._inside_kernels.prefix_candidates_scaled`: (L+1, V) with
+    entry [j, a] = log pp(w_<j-1, a) for j = 1..L (row 0: −inf)."""
+    cand = np.full((len(leaf) + 1, leaf.shape[1]), -np.inf)
+    for j, col, _ in _prefix_columns(grammar, leaf):
         cand[j] = col[0][:, 0]
-    return cand, logb
+    return cand
+
+
+def _candidates(grammar, leaf):
+    """(cand (L+2, V), log_exact (L+1,)): cand[j, a] = log pp(w_<j-1, a) for j = 1..L+1, from one
+    pass over the input extended by a free token; log_exact[t] = log P(w_<t) (inside)."""
+    nf = normal_form(grammar)
+    ext = np.ascontiguousarray(np.vstack([leaf, np.ones((1, leaf.shape[1]))]))
+    _, mant, lsc = _inside(grammar, ext)
+    Q = np.exp(_left_corner_log_q(nf))
+    QE = np.ascontiguousarray(Q @ nf.lex)
+    cand = prefix_candidates_scaled(mant, lsc, Q, QE, nf.start, *nf.binary)
+    with np.errstate(divide="ignore"):
+        log_exact = np.log(mant[0, :, nf.start]) + lsc[0, :]
+    log_exact[0] = -np.inf
+    return cand, log_exact
 
 
 def prefix_log_prob(grammar, tokens) -> np.ndarray:
@@ -105,13 +120,12 @@ def next_token_distribution(grammar, tokens) -> np.ndarray:
     """
     leaf = leaf_weights(grammar, tokens)
     L, V = leaf.shape
-    start = normal_form(grammar).start
-    cand, logb = _candidates(grammar, leaf)
+    cand, log_exact = _candidates(grammar, leaf)
     out = np.full((L + 1, V + 1), np.nan)
     for t in range(L + 1):
         log_pp = 0.0 if t == 0 else _logsumexp(cand[t] + _log(leaf[t - 1]), axis=0)
         if not np.isfinite(log_pp):
             continue
         out[t, :V] = np.exp(cand[t + 1] - log_pp)
-        out[t, V] = 0.0 if t == 0 else np.exp(logb[0, t, start] - log_pp)
+        out[t, V] = 0.0 if t == 0 else np.exp(log_exact[t] - log_pp)
     return out
