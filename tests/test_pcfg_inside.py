@@ -241,3 +241,52 @@ def test_evidence_log_grad_rejects_bad_leaf():
         evidence_log_grad(MIXED, np.ones((3, 3)))
     with pytest.raises(ValueError, match=">= 0"):
         evidence_log_grad(MIXED, -np.ones((3, 2)))
+
+
+# --------------------------------------------------------------------------- windows (prefixes)
+@given(grammars(recursive=False), st.integers(0, 2**32 - 1), st.booleans())
+@settings(max_examples=40, deadline=None)
+def test_window_inference_equals_enumerated_prefix_sums(g, seed, with_masks):
+    """Window = the first L tokens of a string: log_prob(window=True) = log of the enumerated
+    prefix mass, and masked_distribution(window=True) = ratios of enumerated prefix masses."""
+    exact = enumerate_strings(g, 40)  # the whole (finite) language
+    rng = np.random.default_rng(seed)
+    words = list(exact)
+    w = words[rng.integers(len(words))]
+    L = int(rng.integers(1, len(w) + 1))
+    win = np.array(w[:L], dtype=np.int64)
+    masked = (rng.random(L) < 0.4) if with_masks else np.zeros(L, dtype=bool)
+    x = np.where(masked, g.layout.mask, win)
+    obs = ~masked
+    mass = sum(p for u, p in exact.items() if len(u) >= L and all(u[q] == win[q] for q in np.flatnonzero(obs)))
+    assert math.isclose(math.exp(log_prob(g, x, window=True)), mass, rel_tol=1e-9)
+    if not with_masks:  # two independent algorithms for the prefix probability
+        assert math.isclose(log_prob(g, x, window=True), prefix_log_prob(g, x)[-1], rel_tol=1e-9, abs_tol=1e-12)
+    md = masked_distribution(g, x, window=True)
+    V = len(g.terminals)
+    for p in range(L):
+        keep = [q for q in np.flatnonzero(obs) if q != p]
+        ref = np.zeros(V)
+        for u, pu in exact.items():
+            if len(u) >= L and all(u[q] == win[q] for q in keep):
+                ref[u[p]] += pu
+        assert np.allclose(md[p], ref / ref.sum(), rtol=0, atol=1e-10)
+
+
+def test_window_inference_on_a_recursive_grammar_equals_prefix_probabilities():
+    s = MIXED.sample(200, np.random.default_rng(0), labels=False)
+    w = next(t for t in s.tokens if len(t) >= 7)[:6].astype(np.int64)  # a possible window
+    lpp = prefix_log_prob(MIXED, w)
+    for t in range(1, len(w) + 1):
+        assert math.isclose(log_prob(MIXED, w[:t], window=True), lpp[t], rel_tol=1e-10)
+    md = masked_distribution(MIXED, w, window=True)
+    for p in range(len(w)):
+        ref = np.array([math.exp(prefix_log_prob(MIXED, np.where(np.arange(len(w)) == p, a, w))[-1]) for a in range(2)])
+        assert np.allclose(md[p], ref / ref.sum(), rtol=0, atol=1e-12)
+
+
+def test_window_inference_rejects_left_recursion():
+    g = Grammar.parse("S -> S a [0.3]\nS -> b\n")
+    assert math.isfinite(log_prob(g, np.array([1, 0, 0])))  # whole strings are fine
+    with pytest.raises(ValueError, match="left recursion"):
+        log_prob(g, np.array([1, 0]), window=True)

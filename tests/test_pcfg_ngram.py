@@ -69,14 +69,16 @@ def test_a_predictor_reading_one_neighbour(offset, expect):
         assert np.allclose(v[~src_ok], 0.0)
 
 
-def test_exact_bayes_predictor_on_a_grammar_of_pairs():
+@pytest.mark.parametrize("window", [False, True])
+def test_exact_bayes_predictor_on_a_grammar_of_pairs(window):
     """Strings are pairs "a b" or "c d". Given the rest, a masked token is fixed by its partner
     (the pairing follows from the known length); with the partner masked it is a fair coin over
-    the two pair types. So M_robust = ||point - (1/2, 1/2)||_1 = 1 and M_close = 0 at n = 3 and 5."""
+    the two pair types. So M_robust = ||point - (1/2, 1/2)||_1 = 1 and M_close = 0 at n = 3 and 5.
+    The same holds in windows (first 8 terminals; the pairing is fixed from the left)."""
     g = Grammar.parse("S -> P S\nS -> P\nP -> a b\nP -> c d\n", terminals="abcd")
     s = g.sample(60, np.random.default_rng(0), labels=False)
-    x = g.layout.batch(s.tokens)
-    res = ngram_dependence(bayes_predictor(g), x, g.layout)
+    x = g.layout.batch(s.tokens, length=9 if window else None)
+    res = ngram_dependence(bayes_predictor(g, window=window), x, g.layout)
     assert len(res.seq) > 30
     for n in (3, 5):
         assert np.allclose(res.values[(n, "robust")], 1.0, atol=1e-12)

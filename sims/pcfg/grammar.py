@@ -521,20 +521,21 @@ class Grammar:
         return sample_numba(self, m, rng, labels=labels, max_length=max_length)
 
     # ---------------------------------------------------------------- exact inference
-    def log_prob(self, tokens) -> np.ndarray | float:
-        """log P(w) by the inside algorithm (−inf if w is not derivable); see :mod:`sims.pcfg.inside`.
+    def log_prob(self, tokens, *, window: bool = False) -> np.ndarray | float:
+        """log P(w) by the inside algorithm (−inf if w is not derivable); see :func:`sims.pcfg.inside.log_prob`.
 
-        ``tokens``: one 1-D int array of terminal ids (returns a float) or a list of them (float64 array).
+        ``tokens``: one 1-D int array of terminal ids (returns a float) or a list of them (float64
+        array). ``window=True``: the prefix probability (w is the start of a string).
         """
         from .inside import log_prob  # noqa: PLC0415
 
-        return log_prob(self, tokens)
+        return log_prob(self, tokens, window=window)
 
-    def masked_distribution(self, tokens, masked=None):
+    def masked_distribution(self, tokens, masked=None, *, window: bool = False):
         """P(w_p = a | the unmasked tokens), shape (L, V): see :func:`sims.pcfg.inside.masked_distribution`."""
         from .inside import masked_distribution  # noqa: PLC0415
 
-        return masked_distribution(self, tokens, masked)
+        return masked_distribution(self, tokens, masked, window=window)
 
     def next_token_distribution(self, tokens):
         """P(w_{t} = a | w_0..w_{t-1}) and P(end | w_0..w_{t-1}): see :func:`sims.pcfg.prefix.next_token_distribution`."""

@@ -20,7 +20,7 @@ import numpy as np
 
 from ._inside_kernels import inside_scaled, leaf_log_grad, outside_scaled
 
-__all__ = ["NormalForm", "normal_form", "check_string", "leaf_weights", "log_prob", "evidence_log_grad",
+__all__ = ["NormalForm", "normal_form", "window_normal_form", "check_string", "leaf_weights", "log_prob", "evidence_log_grad",
            "masked_distribution", "enumerate_strings", "length_distribution"]
 
 
@@ -142,8 +142,70 @@ def _check_leaf(grammar, leaf) -> np.ndarray:
     return leaf
 
 
-def _inside(grammar, leaf):
+def window_normal_form(grammar) -> NormalForm:
+    """The prefix grammar of ``normal_form(grammar)``: its inside value on w_0..w_{L-1} is the
+    prefix probability pp(w) = sum_u P(w u) (u any continuation, also empty).
+
+    Symbols X (complete, as before) and X' = K + X ("X derives the rest of the window, then
+    anything"). For every rule X -> Y Z (p): X' -> Y Z' (p) and X' -> Y' (p) (Z lies after the
+    window; its total probability is 1 in a consistent grammar); X -> Y (p): X' -> Y' (p);
+    X -> a (p): X' -> a (p). Start: the start symbol's primed copy. Primed symbols only ever
+    span a suffix of the window. Needs an acyclic left-corner relation (no left recursion).
+    """
+    return _window_normal_form_cached(grammar)
+
+
+@lru_cache(maxsize=32)
+def _window_normal_form_cached(grammar) -> NormalForm:
     nf = normal_form(grammar)
+    K = nf.n_symbols
+    lex = np.vstack([nf.lex, nf.lex])
+    b = [(x, y, z, p) for x, y, z, p in zip(nf.b_lhs, nf.b_left, nf.b_right, nf.b_p)]
+    b += [(K + x, y, K + z, p) for x, y, z, p in zip(nf.b_lhs, nf.b_left, nf.b_right, nf.b_p)]
+    unary: dict[tuple[int, int], float] = {}
+    for x, y, p in zip(nf.u_lhs, nf.u_child, nf.u_p):
+        unary[x, y] = unary.get((x, y), 0.0) + p
+        unary[K + x, K + y] = unary.get((K + x, K + y), 0.0) + p
+    for x, y, p in zip(nf.b_lhs, nf.b_left, nf.b_p):
+        unary[K + x, K + y] = unary.get((K + x, K + y), 0.0) + p
+    # topological order: children before parents
+    children: dict[int, list[int]] = {}
+    for (x, y) in unary:
+        children.setdefault(x, []).append(y)
+    order: list[int] = []
+    state = [0] * (2 * K)
+
+    def visit(x: int):
+        stack = [(x, iter(children.get(x, ())))]
+        state[x] = 1
+        while stack:
+            node, it = stack[-1]
+            nxt = next(it, None)
+            if nxt is None:
+                state[node] = 2
+                order.append(node)
+                stack.pop()
+            elif state[nxt] == 1:
+                raise ValueError(f"window (prefix) inference needs a grammar without left recursion; {grammar!r} "
+                                 f"has a left-corner cycle through its symbol {nxt % K} (binarized id).")
+            elif state[nxt] == 0:
+                state[nxt] = 1
+                stack.append((nxt, iter(children.get(nxt, ()))))
+
+    for x in range(2 * K):
+        if state[x] == 0:
+            visit(x)
+    rank = {x: i for i, x in enumerate(order)}
+    u_rows = sorted(((x, y, p) for (x, y), p in unary.items()), key=lambda r: rank[r[0]])
+    bb = np.array(b, dtype=np.float64).reshape(-1, 4)
+    u = np.array(u_rows, dtype=np.float64).reshape(-1, 3)
+    return NormalForm(2 * K, K + nf.start, lex, bb[:, 0].astype(np.int64), bb[:, 1].astype(np.int64),
+                      bb[:, 2].astype(np.int64), bb[:, 3].copy(), u[:, 0].astype(np.int64),
+                      u[:, 1].astype(np.int64), u[:, 2].copy())
+
+
+def _inside(grammar, leaf, window: bool = False):
+    nf = window_normal_form(grammar) if window else normal_form(grammar)
     mant, lsc = inside_scaled(leaf, nf.lex, *nf.binary, *nf.unary)
     return nf, mant, lsc
 
@@ -155,24 +217,27 @@ def _log_z(nf, mant, lsc, L) -> float:
     return float(lsc[0, L] + np.log(v)) if v > 0 else -np.inf
 
 
-def log_prob(grammar, tokens):
+def log_prob(grammar, tokens, *, window: bool = False):
     """log P(w) = log beta[0, L, start] (−inf when w is not derivable, and for the empty string).
 
     ``tokens``: one 1-D int array (returns a float) or a list of them (returns float64 (m,)).
     MASK entries are summed over (the probability of the observed part at these positions).
+    ``window=True``: w is the start of a string (a window of its first L terminals): returns the
+    prefix probability log sum_u P(w u) instead (see :func:`window_normal_form`).
     """
     if isinstance(tokens, (list, tuple)) and (len(tokens) == 0 or np.ndim(tokens[0]) == 1):
-        return np.array([log_prob(grammar, t) for t in tokens], dtype=np.float64)
+        return np.array([log_prob(grammar, t, window=window) for t in tokens], dtype=np.float64)
     leaf = leaf_weights(grammar, tokens)
-    nf, mant, lsc = _inside(grammar, leaf)
+    nf, mant, lsc = _inside(grammar, leaf, window)
     return _log_z(nf, mant, lsc, len(leaf))
 
 
-def evidence_log_grad(grammar, leaf) -> tuple[float, np.ndarray]:
+def evidence_log_grad(grammar, leaf, *, window: bool = False) -> tuple[float, np.ndarray]:
     """(log Z, G) with Z = sum over strings of length L of P(w) prod_p leaf[p, w_p] and
-    G[p, a] = log dZ/dleaf[p, a] = log of Z with row p replaced by the indicator of a. Shapes: leaf (L, V), G (L, V)."""
+    G[p, a] = log dZ/dleaf[p, a] = log of Z with row p replaced by the indicator of a. Shapes: leaf (L, V), G (L, V).
+    ``window=True``: the sum runs over strings that start with L tokens weighted by ``leaf``."""
     leaf = _check_leaf(grammar, leaf)
-    nf, mant, lsc = _inside(grammar, leaf)
+    nf, mant, lsc = _inside(grammar, leaf, window)
     L = len(leaf)
     if L == 0:
         return -np.inf, np.zeros((0, leaf.shape[1]))
@@ -187,15 +252,17 @@ def _normalize_rows(log_w: np.ndarray) -> np.ndarray:
         return w / w.sum(axis=1, keepdims=True)  # NaN rows where every entry is -inf
 
 
-def masked_distribution(grammar, tokens, masked=None) -> np.ndarray:
+def masked_distribution(grammar, tokens, masked=None, *, window: bool = False) -> np.ndarray:
     """(L, V) float64: row p = P(w_p = a | w_q for every observed q != p), strings of length L.
 
     Observed = not MASK and not in ``masked``. With nothing masked this is the distribution of
     one masked token given the rest, for every position at once. A row is NaN where the observed
     tokens other than p are impossible together (probability 0 for every a).
+    ``window=True``: ``tokens`` are the first L terminals of a string of unknown length >= L (a
+    model input cut to a window); the conditionals then sum over every continuation.
     """
     leaf = leaf_weights(grammar, tokens, masked)
-    _, G = evidence_log_grad(grammar, leaf)
+    _, G = evidence_log_grad(grammar, leaf, window=window)
     return _normalize_rows(G)
 
 

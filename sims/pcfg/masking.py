@@ -90,8 +90,10 @@ def mask_tokens(batch, layout: TokenLayout, rng: np.random.Generator,
     return MaskedBatch(inputs, targets, selected)
 
 
-def bayes_mlm_distribution(grammar, inputs, config: MaskingConfig = MaskingConfig()) -> np.ndarray:
-    """(L, V): P(w_p = a | corrupted terminals ``inputs``, p selected), whole strings of length L.
+def bayes_mlm_distribution(grammar, inputs, config: MaskingConfig = MaskingConfig(), *,
+                           window: bool = False) -> np.ndarray:
+    """(L, V): P(w_p = a | corrupted terminals ``inputs``, p selected), whole strings of length L
+    (``window=True``: the first L terminals of a longer or equal string).
 
     ``inputs``: 1-D ids (terminals or MASK) of one corrupted string, without BOS/PAD. The
     corruption acts independently per position, so the posterior factorizes through leaf weights:
@@ -109,6 +111,6 @@ def bayes_mlm_distribution(grammar, inputs, config: MaskingConfig = MaskingConfi
     # likelihood of the observation given the original a, for a selected position
     sel = np.where(is_mask[:, None], config.mask_frac, config.random_frac / V + config.keep_frac * eye)
     leaf = (1.0 - config.rate) * eye + config.rate * sel
-    _, G = evidence_log_grad(grammar, leaf)
+    _, G = evidence_log_grad(grammar, leaf, window=window)
     with np.errstate(divide="ignore"):
         return _normalize_rows(G + np.log(sel))

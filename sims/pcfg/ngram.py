@@ -129,10 +129,11 @@ def ngram_dependence(predict: Callable[[np.ndarray], np.ndarray], tokens, layout
     return NgramDependence(seq, pos, values)
 
 
-def bayes_predictor(grammar) -> Callable[[np.ndarray], np.ndarray]:
+def bayes_predictor(grammar, *, window: bool = False) -> Callable[[np.ndarray], np.ndarray]:
     """``predict`` for :func:`ngram_dependence`: (B, T) ids -> (B, T, V) exact masked-token distributions.
 
-    Each row's terminals and MASK tokens form one whole string (BOS, EOS and PAD are skipped);
+    Each row's terminals and MASK tokens form one whole string (BOS, EOS and PAD are skipped),
+    or with ``window=True`` the first terminals of a string that may continue;
     at every terminal or MASK position the output is P(w_p = a | the other observed terminals)
     (:func:`sims.pcfg.inside.masked_distribution`); other positions get zeros.
     """
@@ -147,7 +148,7 @@ def bayes_predictor(grammar) -> Callable[[np.ndarray], np.ndarray]:
         for b, row in enumerate(batch):
             where = np.flatnonzero((row < V) | (row == lay.mask))
             if len(where):
-                out[b, where] = masked_distribution(grammar, row[where])
+                out[b, where] = masked_distribution(grammar, row[where], window=window)
         return out
 
     return predict
