@@ -75,7 +75,7 @@ def test_exact_bayes_predictor_on_a_grammar_of_pairs(window):
     (the pairing follows from the known length); with the partner masked it is a fair coin over
     the two pair types. So M_robust = ||point - (1/2, 1/2)||_1 = 1 and M_close = 0 at n = 3 and 5.
     The same holds in windows (first 8 terminals; the pairing is fixed from the left)."""
-    g = Grammar.parse("S -> P S\nS -> P\nP -> a b\nP -> c d\n", terminals="abcd")
+    g = Grammar.parse("S -> P S [0.7]\nS -> P\nP -> a b\nP -> c d\n", terminals="abcd")
     s = g.sample(60, np.random.default_rng(0), labels=False)
     x = g.layout.batch(s.tokens, length=9 if window else None)
     res = ngram_dependence(bayes_predictor(g, window=window), x, g.layout)
