@@ -72,14 +72,16 @@ def bayes_references(quick: bool, seed: int) -> None:
     print("\n| grammar | strings | Bayes MLM loss (nats) ± 2 s.e. | Bayes masked accuracy | predicted positions |"
           "\n|---|---:|---:|---:|---:|")
     rng = np.random.default_rng(seed)
-    for name, g in (("cfg3b from 16", Grammar.builtin("cfg3b").with_start("16")),
-                    ("cfg3b", Grammar.builtin("cfg3b"))):
-        m = (20 if quick else 200) if name != "cfg3b" else (5 if quick else 40)
+    cases = (("cfg3b from 16", Grammar.builtin("cfg3b").with_start("16"), None, 20 if quick else 200),
+             ("cfg3b", Grammar.builtin("cfg3b"), None, 5 if quick else 40),
+             ("cfg3b, windows of the first 64 terminals", Grammar.builtin("cfg3b"), 64, 20 if quick else 200))
+    for name, g, window, m in cases:
         s = g.sample(m, rng, labels=False)
         losses, hits, per_string = [], [], []
         for w in s.tokens:
+            w = w if window is None else w[:window]
             mb = mask_tokens(g.layout.batch([w], bos=False), g.layout, rng, MaskingConfig())
-            post = bayes_mlm_distribution(g, mb.inputs[0])
+            post = bayes_mlm_distribution(g, mb.inputs[0], window=window is not None)
             sel = mb.selected[0]
             tgt = w[sel]
             losses += (-np.log(post[sel, tgt])).tolist()
@@ -96,14 +98,16 @@ def bayes_references(quick: bool, seed: int) -> None:
         s = g.sample(200 if quick else 2000, rng, labels=False)
         nll = -g.log_prob(s.tokens)
         print(f"| {name} | {len(s)} | {nll.sum() / (s.lengths + 1).sum():.4f} |")
-    g = Grammar.builtin("cfg3b").with_start("16")
-    s = g.sample(8 if quick else 40, rng, labels=False)
-    x = g.layout.batch(s.tokens)
-    t0 = time.perf_counter()
-    res = ngram_dependence(bayes_predictor(g), x, g.layout, positions_per_sequence=5, rng=rng)
-    print(f"\nn-gram dependence of the exact masked-token predictor, cfg3b from 16, {len(s)} strings x 5 positions "
-          f"({time.perf_counter() - t0:.1f} s):\n")
-    print(res.summary().to_markdown(index=False, floatfmt=".4f") if _has_tabulate() else res.summary())
+    for name, g, window in (("cfg3b from 16, whole strings", Grammar.builtin("cfg3b").with_start("16"), None),
+                            ("cfg3b, windows of the first 64 terminals", Grammar.builtin("cfg3b"), 64)):
+        s = g.sample(8 if quick else 40, rng, labels=False)
+        x = g.layout.batch(s.tokens, length=None if window is None else window + 1)
+        t0 = time.perf_counter()
+        res = ngram_dependence(bayes_predictor(g, window=window is not None), x, g.layout,
+                               positions_per_sequence=5, rng=rng)
+        print(f"\nn-gram dependence of the exact masked-token predictor, {name}, {len(s)} strings x 5 positions "
+              f"({time.perf_counter() - t0:.1f} s):\n")
+        print(res.summary().to_markdown(index=False, floatfmt=".4f") if _has_tabulate() else res.summary())
 
 
 def _has_tabulate() -> bool:

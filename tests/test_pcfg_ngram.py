@@ -87,7 +87,14 @@ def test_exact_bayes_predictor_on_a_grammar_of_pairs(window):
 
 def test_positions_subsampling_and_chunking_do_not_change_values():
     x = _batch(2)
-    full = ngram_dependence(copy_from(-1), x, LAY, batch_size=7)
+    seen = []
+
+    def recording(batch):
+        seen.append(len(batch))
+        return copy_from(-1)(batch)
+
+    full = ngram_dependence(recording, x, LAY, batch_size=12)
+    assert max(seen) <= 12 and sum(seen) == 5 * len(full.seq)  # base + 2 spans x 2 kinds per position
     sub = ngram_dependence(copy_from(-1), x, LAY, positions_per_sequence=3, rng=np.random.default_rng(0))
     assert np.bincount(sub.seq).max() <= 3
     lookup = {(s, p): i for i, (s, p) in enumerate(zip(full.seq, full.pos))}

@@ -92,7 +92,7 @@ def _natural_key(name: str):
     return (0, int(name), "") if re.fullmatch(r"[+-]?\d+", name) else (1, 0, name)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class GrammarSample:
     """m sampled strings in flat (CSR) form.
 

@@ -71,8 +71,8 @@ def ngram_dependence(predict: Callable[[np.ndarray], np.ndarray], tokens, layout
 
     ``positions_per_sequence``: probe that many positions per sequence, drawn without replacement
     with ``rng`` among the valid ones for the largest span (all valid ones if None). Calls
-    ``predict`` on chunks of at most ``batch_size`` rows; each probed position costs
-    1 + len(spans) * len(kinds) rows.
+    ``predict`` on chunks of at most ``batch_size`` rows (at least one position's variants);
+    each probed position costs 1 + len(spans) * len(kinds) rows.
     """
     x = np.asarray(tokens)
     if x.ndim != 2 or not np.issubdtype(x.dtype, np.integer):
@@ -101,32 +101,31 @@ def ngram_dependence(predict: Callable[[np.ndarray], np.ndarray], tokens, layout
     if len(seq) == 0:
         raise ValueError(f"no position of tokens {x.shape} has a whole {max(spans)}-gram window of terminals.")
     variants = [("base", 0)] + [(k, n) for n in spans for k in kinds]
-    rows = np.repeat(x[seq], len(variants), axis=0).reshape(len(seq), len(variants), x.shape[1])
-    idx = np.arange(x.shape[1])
-    for v, (kind, n) in enumerate(variants):
-        r = n // 2
-        window = np.abs(idx[None, :] - pos[:, None]) <= r
-        if kind == "base":
-            hide = idx[None, :] == pos[:, None]
-        elif kind == "robust":
-            hide = window
-        else:  # close: p and everything outside the window
-            hide = ~window | (idx[None, :] == pos[:, None])
-        hide &= terminal[seq]
-        rows[:, v][hide] = layout.mask
-    flat = rows.reshape(-1, x.shape[1])
-    out_at_p = []
-    pos_rep = np.repeat(pos, len(variants))
-    for s in range(0, len(flat), batch_size):
-        probs = np.asarray(predict(flat[s:s + batch_size]), dtype=np.float64)
-        if probs.ndim != 3 or probs.shape[:2] != flat[s:s + batch_size].shape:
-            raise ValueError(f"predict must return (B, T, C) probabilities for a (B, T) batch; got shape "
-                             f"{probs.shape} for {flat[s:s + batch_size].shape}.")
-        out_at_p.append(probs[np.arange(probs.shape[0]), pos_rep[s:s + batch_size]])
-    dist = np.concatenate(out_at_p).reshape(len(seq), len(variants), -1)
+    per_chunk = max(1, batch_size // len(variants))  # positions per predict call
+    dist = [_masked_outputs(predict, x, terminal, seq[c:c + per_chunk], pos[c:c + per_chunk], variants, layout.mask)
+            for c in range(0, len(seq), per_chunk)]
+    dist = np.concatenate(dist)  # (P, variants, C)
     values = {(n, k): np.abs(dist[:, 0] - dist[:, v]).sum(axis=1)
               for v, (k, n) in enumerate(variants) if k != "base"}
     return NgramDependence(seq, pos, values)
+
+
+def _masked_outputs(predict, x, terminal, seq, pos, variants, mask_id) -> np.ndarray:
+    """(P, len(variants), C): the output at p of every masking variant of the rows ``seq`` (one predict call)."""
+    T = x.shape[1]
+    rows = np.repeat(x[seq][:, None, :], len(variants), axis=1)  # (P, variants, T)
+    idx = np.arange(T)
+    at_p = idx[None, :] == pos[:, None]
+    for v, (kind, n) in enumerate(variants):
+        window = np.abs(idx[None, :] - pos[:, None]) <= n // 2
+        hide = at_p if kind == "base" else window if kind == "robust" else (~window | at_p)  # close: p + outside
+        rows[:, v][hide & terminal[seq]] = mask_id
+    flat = rows.reshape(-1, T)
+    probs = np.asarray(predict(flat), dtype=np.float64)
+    if probs.ndim != 3 or probs.shape[:2] != flat.shape:
+        raise ValueError(f"predict must return (B, T, C) probabilities for a (B, T) batch; got shape "
+                         f"{probs.shape} for {flat.shape}.")
+    return probs[np.arange(len(flat)), np.repeat(pos, len(variants))].reshape(len(seq), len(variants), -1)
 
 
 def bayes_predictor(grammar, *, window: bool = False) -> Callable[[np.ndarray], np.ndarray]:
