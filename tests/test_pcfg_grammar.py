@@ -282,3 +282,60 @@ def test_layout_batch():
     assert lay.batch([np.array([0, 1, 2])], length=2).tolist() == [[3, 0]]
     with pytest.raises(ValueError, match="terminal ids in \\[0, 3\\)"):
         lay.batch([np.array([0, 3])])
+
+
+def _rules_used(g, sample):
+    """Rebuild every expansion A -> rhs from the tree labels alone: within the span of a depth-d
+    node, a token at depth d + 1 is a terminal child, any other token starts or continues the
+    child node anc[., d + 1], which ends where span_ends[., d + 1] is set."""
+    used = []
+    for toks, anc, ends in zip(sample.tokens, sample.ancestors, sample.span_ends):
+        toks, anc, ends = toks.tolist(), anc.tolist(), ends.tolist()
+        depth = [sum(a >= 0 for a in row) for row in anc]
+        D = len(anc[0])
+        for d in range(D):
+            rhs, lhs = [], None
+            open_child = False
+            for t in range(len(toks)):
+                if depth[t] <= d:
+                    continue  # not under a depth-d node
+                lhs = anc[t][d]
+                if depth[t] == d + 1:
+                    rhs.append(g.terminals[toks[t]])
+                elif not open_child:
+                    rhs.append(g.nonterminals[anc[t][d + 1]])
+                    open_child = True
+                if depth[t] > d + 1 and ends[t][d + 1]:
+                    open_child = False
+                if ends[t][d]:
+                    used.append((g.nonterminals[lhs], tuple(rhs)))
+                    rhs = []
+    return used
+
+
+def test_rule_frequencies_rebuilt_from_tree_labels_match_the_grammar():
+    """cfg3b: given n_A expansions of A, the count of each rule of A is Binomial(n_A, 1/alternatives)
+    (a leveled grammar: A's own choices do not change how often A occurs)."""
+    g = Grammar.builtin("cfg3b")
+    used = _rules_used(g, g.sample(400, np.random.default_rng(6)))
+    rules = {(r.lhs, r.rhs): r.prob for r in g.rules}
+    assert set(used) <= set(rules)  # every rebuilt expansion is a rule of its symbol
+    counts: dict = {}
+    for u in used:
+        counts[u] = counts.get(u, 0) + 1
+    n_lhs: dict = {}
+    for (lhs, _), c in counts.items():
+        n_lhs[lhs] = n_lhs.get(lhs, 0) + c
+    assert n_lhs["22"] == 400
+    for (lhs, rhs), p in rules.items():
+        if p < 1.0:
+            lo, hi = binom_interval(n_lhs[lhs], p, len(rules))
+            assert lo <= counts.get((lhs, rhs), 0) <= hi, (lhs, rhs, counts.get((lhs, rhs), 0), n_lhs[lhs])
+
+
+def test_tree_labels_of_a_grammar_with_unary_rules_and_recursion_rebuild_its_rules():
+    g = Grammar.parse("S -> A B [0.5]\nS -> B\nS -> a S b [0.2]\nA -> a [0.6]\nA -> a A\n"
+                      "B -> b\nB -> A b\nB -> A [0.1]\n")
+    used = _rules_used(g, g.sample(300, np.random.default_rng(7)))
+    rules = {(r.lhs, r.rhs) for r in g.rules}
+    assert set(used) <= rules and len(set(used)) == len(rules)  # all 8 rules seen, nothing else
