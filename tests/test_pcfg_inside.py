@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.stats import binom
 
 from sims.pcfg import Grammar
 from sims.pcfg._inside_kernels import (inside_log_numpy, inside_scaled, leaf_log_grad, leaf_log_grad_numpy,
@@ -290,3 +291,28 @@ def test_window_inference_rejects_left_recursion():
     assert math.isfinite(log_prob(g, np.array([1, 0, 0])))  # whole strings are fine
     with pytest.raises(ValueError, match="left recursion"):
         log_prob(g, np.array([1, 0]), window=True)
+
+
+@pytest.mark.parametrize("start", ["22", "16"])
+def test_chain_rule_ties_next_token_prefix_and_inside_on_whole_cfg3b_strings(start):
+    """sum_t log P(w_t | w_<t) + log P(end | w) = log P(w) (inside), and the partial sums are the
+    prefix probabilities of the prefix grammar (window=True): three algorithms, one identity."""
+    g = Grammar.builtin("cfg3b").with_start(start)
+    for w in g.sample(2, np.random.default_rng(8), labels=False).tokens:
+        w = w.astype(np.int64)
+        nt = next_token_distribution(g, w)
+        steps = np.log(nt[np.arange(len(w)), w])
+        assert math.isclose(steps.sum() + math.log(nt[len(w), -1]), log_prob(g, w), rel_tol=1e-9)
+        for t in (1, 7, len(w) // 2, len(w)):
+            assert math.isclose(steps[:t].sum(), log_prob(g, w[:t], window=True), rel_tol=1e-9, abs_tol=1e-12)
+
+
+def test_first_token_frequencies_of_cfg3b_match_the_exact_next_token_distribution():
+    g = Grammar.builtin("cfg3b")
+    p0 = next_token_distribution(g, np.zeros(0, dtype=np.int64))[0]
+    assert p0[-1] == 0.0 and math.isclose(p0.sum(), 1.0)
+    m = 20_000
+    first = np.array([t[0] for t in g.sample(m, np.random.default_rng(9), labels=False).tokens])
+    for a in range(3):
+        lo, hi = binom.ppf(1e-6 / 6, m, p0[a]), binom.isf(1e-6 / 6, m, p0[a])  # false-alarm 1e-6 over 3 checks
+        assert lo <= (first == a).sum() <= hi, (a, (first == a).sum(), m * p0[a])
