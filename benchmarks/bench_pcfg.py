@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from sims.pcfg import Grammar
-from sims.pcfg._sampler import sample_python
+from sims.pcfg.sampling import sample_python
 from sims.pcfg.masking import MaskingConfig, bayes_mlm_distribution, mask_tokens
 from sims.pcfg.ngram import bayes_predictor, ngram_dependence
 
