@@ -509,7 +509,7 @@ def _alive(pid: int) -> bool:
 
 def _start_runner(tmp_path, n_units=4):
     xs = ", ".join(f"{i}.0" for i in range(1, n_units + 1))
-    p = write_toy(tmp_path, axes=f'"toy.x" = [{xs}]', toy="x = 1.0, steps = 24, sleep = 0.2")
+    p = write_toy(tmp_path, axes=f'"toy.x" = [{xs}]', toy="x = 1.0, steps = 48, sleep = 0.2")  # ~10 s a unit: still running when signalled on a busy machine
     out = tmp_path / "out"
     proc = subprocess.Popen(PY + ["run", str(p), "--out", str(out), "--no-progress"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
