@@ -31,6 +31,7 @@ CHECKS: list[tuple[str, str]] = [
     ("two_shot", "paper_checks.check_two_shot"),
     ("spike", "paper_checks.check_spike"),
     ("scaling", "paper_checks.check_scaling"),
+    ("two_stage", "paper_checks.check_two_stage"),
 ]
 
 
@@ -226,7 +227,7 @@ def main_cli(argv: Sequence[str] | None = None) -> int:
     only = [s.strip() for s in args.only.split(",") if s.strip()] if args.only else None
     try:
         ctx = Context(args)
-        if not (only == ["bounds"]):  # bounds alone needs no torch
+        if not (only and set(only) <= {"bounds", "two_stage"}):  # these two need no torch
             from sims.devices import resolve_device
 
             resolve_device(args.device)  # fail early and clearly on a bad device

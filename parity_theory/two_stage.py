@@ -10,8 +10,13 @@ sizes and initialisation are not available to us); docs/two_stage.md lists the c
 Network  f(x) = sum_i a_i ReLU(u_i . x + c_i),  x in {-1,+1}^d,  m neurons in pairs (a, -a).
 
 1. Symmetric initialisation: every neuron has w_i = (1, ..., 1), an init bias b_i from
-   ``n_init_biases`` values evenly spaced in (-sqrt(d), 0), output weight +-a0 (a0 = 1/m) in pairs
-   with the same (w, b): the output is exactly 0 at initialisation.
+   ``n_init_biases`` values evenly spaced in [-0.8 sqrt(d), -0.2 sqrt(d)] (``init_bias_range``),
+   output weight +-a0 (a0 = 1/m) in pairs with the same (w, b): the output is exactly 0 at
+   initialisation. The label signal of a neuron with bias b is the degree-(k-1) coefficient of
+   1[sum(x) + b > 0], ~ d^(-(k-1)/2) He_(k-2)(-b/sqrt(d)) (Hermite); this range avoids the zeros of
+   He_1, He_2, He_3 (t = 0, +-1, +-sqrt(3)), i.e. gives every neuron a label signal of one sign for
+   k = 3, 4, 5. A neuron at a zero gets no signal from the labels, and with infinite batches its
+   normalised weights point off the support.
 2. Stage 1 (first layer): ONE gradient step on the correlation loss -y f(x) (the hinge loss at
    f = 0, and up to a factor 1/2 the cross-entropy at logit 0 with target y = 2p - 1) from a batch
    of N1 samples, with weight decay 1/lr so that the step erases the initialisation:
@@ -78,8 +83,9 @@ class TwoStageConfig:
     """The choices of the simulated 2-stage algorithm (module docstring; docs/two_stage.md).
 
     d, k: the task; width: student neurons (even; 0 -> 2^(k+2)); teacher_width: teacher neurons
-    (even); n_init_biases: distinct init biases (evenly spaced in (-sqrt(d), 0)); threshold: stage-1
-    sparsification level in (0, 1); ridge: stage-2 penalty; eps: target test MSE; n_test: test samples.
+    (even); n_init_biases: distinct init biases, evenly spaced in init_bias_range * sqrt(d);
+    threshold: stage-1 sparsification level in (0, 1); ridge: stage-2 penalty; eps: target test
+    MSE; n_test: test samples.
     """
 
     d: int
@@ -87,6 +93,7 @@ class TwoStageConfig:
     width: int = 0
     teacher_width: int = 256
     n_init_biases: int = 8
+    init_bias_range: tuple = (-0.8, -0.2)
     threshold: float = 0.5
     ridge: float = 1e-4
     eps: float = 0.05
@@ -103,6 +110,13 @@ class TwoStageConfig:
             if v % 2:
                 raise ValueError(f"{name} must be even (neurons come in pairs (a, -a)); got {name}={v}.")
         _int(self.n_init_biases, "n_init_biases", 1)
+        try:
+            lo, hi = (float(v) for v in self.init_bias_range)
+        except (TypeError, ValueError):
+            raise TypeError(f"init_bias_range must be a pair (lo, hi) of reals; got {self.init_bias_range!r}.") from None
+        if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi):
+            raise ValueError(f"init_bias_range must be finite with lo <= hi; got {self.init_bias_range!r}.")
+        object.__setattr__(self, "init_bias_range", (lo, hi))
         _real(self.threshold, "threshold", 0, 1)
         _real(self.ridge, "ridge", 0, math.inf)
         _real(self.eps, "eps", 0, 1)
@@ -110,9 +124,10 @@ class TwoStageConfig:
         object.__setattr__(self, "width", width)
 
     def init_biases(self) -> np.ndarray:
-        """(n_init_biases,) evenly spaced in (-sqrt(d), 0)."""
-        q = np.arange(self.n_init_biases)
-        return -math.sqrt(self.d) * (q + 0.5) / self.n_init_biases
+        """(n_init_biases,) evenly spaced in init_bias_range * sqrt(d) (both ends included; one value: the midpoint)."""
+        lo, hi = self.init_bias_range
+        t = np.linspace(lo, hi, self.n_init_biases) if self.n_init_biases > 1 else np.array([(lo + hi) / 2])
+        return math.sqrt(self.d) * t
 
     def pair_layout(self, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """For m neurons: (init-bias index (m,), stage-2 bias c (m,), sign of a (m,)).
@@ -292,10 +307,13 @@ def features(x: np.ndarray, U: np.ndarray, c: np.ndarray) -> np.ndarray:
 
 def stage2_fit(phi: np.ndarray, y: np.ndarray, ridge: float) -> np.ndarray:
     """Ridge regression a = argmin mean (phi a - y)^2 + ridge |a|^2: (m,) float64."""
-    n, m = phi.shape
-    A = phi.T.astype(np.float64) @ phi.astype(np.float64) / n + ridge * np.eye(m)
-    v = phi.T.astype(np.float64) @ y.astype(np.float64) / n
-    return np.linalg.solve(A, v)
+    phi = phi.astype(np.float64)
+    return _ridge_solve(phi.T @ phi, phi.T @ np.asarray(y, dtype=np.float64), phi.shape[0], ridge)
+
+
+def _ridge_solve(gram_sum: np.ndarray, rhs_sum: np.ndarray, n: int, ridge: float) -> np.ndarray:
+    """(gram_sum / n + ridge I)^-1 rhs_sum / n: the ridge solution from accumulated normal equations."""
+    return np.linalg.solve(gram_sum / n + ridge * np.eye(gram_sum.shape[0]), rhs_sum / n)
 
 
 def grid_sizes(n_min: int, n_max: int, ratio: float = math.sqrt(2)) -> np.ndarray:
@@ -359,15 +377,26 @@ def first_passage(teacher: Teacher, seed: int, grid: np.ndarray, strategies=STRA
             seen += n
         if not todo:
             break
-        rng2 = np.random.default_rng([int(seed), d, k, 20252, g])  # stage-2 samples of this grid point
-        x2 = sample_inputs(rng2, int(n1), d)
-        j1, j2 = _block_index(x2, support, k, d)
+        layers = {}
         for s in sorted(todo):
             U, c, _ = stage1_weights(sums[s] / n1, cfg, m)
             if math.isinf(out[s]["support"]) and np.array_equal(read_support(U), in_s):
                 out[s]["support"] = int(n1)
-            y2 = tables[_STAGES[s][1]][j1, j2]
-            a = stage2_fit(features(x2, U, c), y2, cfg.ridge)
+            layers[s] = (U, c, np.zeros((m, m)), np.zeros(m))
+        # stage 2: N2 = N1 fresh samples of this grid point, normal equations accumulated in chunks
+        rng2 = np.random.default_rng([int(seed), d, k, 20252, g])
+        done2 = 0
+        while done2 < n1:
+            n = int(min(chunk, n1 - done2))
+            x2 = sample_inputs(rng2, n, d)
+            j1, j2 = _block_index(x2, support, k, d)
+            for s, (U, c, A, v) in layers.items():
+                phi = features(x2, U, c).astype(np.float64)
+                A += phi.T @ phi
+                v += phi.T @ tables[_STAGES[s][1]][j1, j2]
+            done2 += n
+        for s, (U, c, A, v) in layers.items():
+            a = _ridge_solve(A, v, int(n1), cfg.ridge)
             mse = float(np.mean((features(xt, U, c).astype(np.float64) @ a - yt) ** 2))
             out[s]["mse"] = mse
             if mse <= cfg.eps:

@@ -185,6 +185,10 @@ def test_grid_and_config_validation():
         ts.TwoStageConfig(d=10, k=3, eps=1.5)
     with pytest.raises(TypeError, match="d must be an int"):
         ts.TwoStageConfig(d=10.0, k=3)
+    with pytest.raises(ValueError, match="init_bias_range must be finite with lo <= hi"):
+        ts.TwoStageConfig(d=10, k=3, init_bias_range=(0.5, -0.5))
+    b = ts.TwoStageConfig(d=16, k=3, n_init_biases=4).init_biases()
+    assert b == pytest.approx([-3.2, -2.4, -1.6, -0.8])  # [-0.8, -0.2] * sqrt(16), evenly spaced
     with pytest.raises(ValueError, match="strategies must be among"):
         ts.first_passage(ts.train_teacher(ts.TwoStageConfig(d=8, k=2)), 0, g, strategies=("nope",))
     with pytest.raises(ValueError, match="grid must be"):
@@ -247,3 +251,33 @@ def test_cli_out_must_be_a_folder(tmp_path, capsys):
     f.write_text("x")
     assert main(["--k", "3", "--d", "8,10", "--out", str(f)]) == 2
     assert "must be a folder" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------------------
+# the claim check
+# ------------------------------------------------------------------------------------------------
+def test_check_two_stage_verdict_rule():
+    from paper_checks.check_two_stage import verdict_from
+
+    assert verdict_from([dict(lo=0.2, median=1.0)]) == "holds"
+    assert verdict_from([dict(lo=0.2, median=1.0), dict(lo=-0.1, median=0.5)]) == "inconclusive"
+    assert verdict_from([dict(lo=0.2, median=1.0), dict(lo=-0.5, median=-0.1)]) == "does not hold"
+    assert verdict_from([dict(lo=-0.5, median=0.0)]) == "does not hold"
+    assert verdict_from([dict(lo=math.nan, median=math.nan)]) == "inconclusive"
+    assert verdict_from([]) == "inconclusive"
+
+
+def test_check_two_stage_grids_and_bad_grid():
+    import argparse
+
+    from paper_checks._claims import Context
+    from paper_checks.check_two_stage import GRIDS, grid_for
+
+    ns = argparse.Namespace(quick=False, scale="cpu", device="cpu", no_progress=True, out="x", cache_dir=None,
+                            seeds=None, threads=1, transformer=False, two_stage_grid="long")
+    g = grid_for(Context(ns))
+    assert g["name"] == "long" and [k for k, _ in g["cells"]] == [3, 4, 5] and g["seeds"] == 8
+    assert all(min(ds) > k for k, ds in GRIDS["long"]["cells"])
+    ns.two_stage_grid = "huge"
+    with pytest.raises(ValueError, match="--two-stage-grid must be one of"):
+        grid_for(Context(ns))
