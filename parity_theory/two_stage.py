@@ -177,14 +177,6 @@ def population_gradient(target: np.ndarray, d: int, k: int, b) -> np.ndarray:
     return np.array(out, dtype=float)
 
 
-def _normalized_block(g_in: float, g_off: float, threshold: float) -> tuple[float, float]:
-    scale = max(abs(g_in), abs(g_off))
-    if scale == 0:
-        return 0.0, 0.0
-    a, b = g_in / scale, g_off / scale
-    return (a if abs(a) >= threshold else 0.0), (b if abs(b) >= threshold else 0.0)
-
-
 @dataclass(frozen=True)
 class Teacher:
     """A teacher trained by the 2-stage algorithm with infinite batches (exact).
@@ -232,13 +224,12 @@ def train_teacher(cfg: TwoStageConfig) -> Teacher:
     """The 2-stage algorithm on labels with population gradients and population ridge regression."""
     d, k, m = cfg.d, cfg.k, cfg.teacher_width
     labels = np.repeat(((-1.0) ** np.arange(k + 1))[:, None], d - k + 1, axis=1)
-    G = population_gradient(labels, d, k, cfg.init_biases())
-    q, c, sign = cfg.pair_layout(m)
-    alpha, beta = np.empty(m), np.empty(m)
-    for i in range(m):
-        a_, b_ = _normalized_block(*G[q[i]], cfg.threshold)
-        alpha[i], beta[i] = sign[i] * a_, sign[i] * b_
-    a_init = sign / m
+    G = population_gradient(labels, d, k, cfg.init_biases())  # (n_b, 2): on S, off S
+    # the students' stage-1 rule (stage1_weights) on the population gradient, support = the first k coordinates
+    dense = np.where(np.arange(d)[None, :] < k, G[:, [0]], G[:, [1]])
+    U, c, a_init = stage1_weights(dense, cfg, m)
+    alpha, beta = U[:, 0].astype(float), U[:, k].astype(float)
+    c, a_init = c.astype(float), a_init.astype(float)
     z1, z2 = _block_sums(d, k)
     phi = np.maximum(alpha[:, None, None] * z1 + beta[:, None, None] * z2 + c[:, None, None], 0.0)  # (m, k+1, d-k+1)
     mid = np.tensordot(a_init, phi, axes=1)
