@@ -148,7 +148,13 @@ def _check_args(k_list, d_list, seeds, eps, success, n_min, n_max, strategies):
 def scaling_table(k=4, d=(16, 24, 32), seeds: int = 8, eps: float = 0.05, success: float = 0.75,
                   n_min: int = 32, n_max: int = 2**22, strategies: Sequence[str] = ts.STRATEGIES,
                   width: int = 0, teacher_width: int = 256, n_boot: int = 1000, progress=None) -> ScalingResult:
-    """Measure the 2-stage students' sample complexity over d (module docstring). k: int or list of ints."""
+    """Measure the 2-stage students' sample complexity over d (module docstring). k: int or list of ints.
+
+    ``support_recovery_bound`` in ``by_d``: the calculator's ``support_recovery`` bound (j = 1,
+    delta = 0.1) at rho = the exact stage-1 gradient on S of the student's target (best init bias).
+    """
+    from parity_theory import bounds
+
     k_list = [int(x) for x in (k if isinstance(k, (list, tuple, np.ndarray)) else [k])]
     d_list = sorted(int(x) for x in d)
     strategies = list(strategies)
@@ -178,8 +184,6 @@ def scaling_table(k=4, d=(16, 24, 32), seeds: int = 8, eps: float = 0.05, succes
                 srt = np.sort(n)
                 at_p = float(srt[need - 1]) if need <= seeds else math.inf
                 g_in, g_off = _population_signal(teacher, s)
-                from parity_theory import bounds
-
                 pred = bounds.get("support_recovery").evaluate(d=dd, j=1, rho=min(g_in, 1.0), delta=0.1) if g_in > 0 else math.inf
                 by_d.append(dict(k=kk, d=dd, strategy=s, samples_at_success=at_p, success=success,
                                  reached=int((~cens).sum()), seeds=seeds, median_samples=float(np.median(np.where(cens, 2 * grid[-1], n))),
