@@ -2,7 +2,6 @@
 against enumeration, Monte Carlo against the closed form, the algorithm's pieces, the CLI."""
 from __future__ import annotations
 
-import itertools
 import json
 import math
 
