@@ -197,7 +197,8 @@ def _positive_int_arg(s: str) -> int:
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """--quick, --seeds, --device, --scale cpu|paper, --out, --cache-dir, --no-progress, --[no-]transformer, --threads."""
+    """--quick, --seeds, --device, --scale cpu|paper, --out, --cache-dir, --no-progress, --[no-]transformer, --threads,
+    --two-stage-grid."""
     parser.add_argument("--quick", action="store_true", help="CI scale: everything small (well under a minute)")
     parser.add_argument("--seeds", type=_positive_int_arg, default=None,
                         help="number of student seeds (default: 4 at the CPU scale, 3 in --quick, 3 at --scale paper)")
@@ -216,6 +217,8 @@ def add_common_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                     help="skip the Transformer acceleration check (about 3 of the default run's 4 minutes on 2 cores)")
     parser.add_argument("--threads", type=_positive_int_arg, default=None,
                         help="torch CPU threads (default: the machine's cores)")
+    parser.add_argument("--two-stage-grid", choices=("default", "long"), default="default",
+                        help="grid of the simulated 2-stage check: default k = 3 (about 15 s), long adds k = 4, 5 (minutes)")
     return parser
 
 

@@ -34,6 +34,7 @@ CHECKS: list[tuple[str, str]] = [
     ("two_shot", "paper_checks.check_two_shot"),
     ("spike", "paper_checks.check_spike"),
     ("scaling", "paper_checks.check_scaling"),
+    ("two_stage", "paper_checks.check_two_stage"),
 ]
 
 
@@ -278,7 +279,7 @@ def main_cli(argv: Sequence[str] | None = None) -> int:
         ctx = Context(args)
         ensure_writable_dir(ctx.out, "--out")  # before any work: a bad folder fails in a second, not after the compute
         ensure_writable_dir(ctx.cache_dir, "--cache-dir")
-        if not (only == ["bounds"]):  # bounds alone needs no torch
+        if not (only and set(only) <= {"bounds", "two_stage"}):  # these two need no torch
             from sims.devices import resolve_device
 
             resolve_device(args.device)  # fail early and clearly on a bad device

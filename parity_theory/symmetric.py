@@ -17,8 +17,8 @@ from numbers import Integral, Real
 
 import numpy as np
 
-__all__ = ["krawtchouk", "krawtchouk_matrix", "fourier_by_degree", "support_spectrum", "values_by_j",
-           "relu_values"]
+__all__ = ["krawtchouk", "krawtchouk_matrix", "degree_weights", "fourier_by_degree", "fourier_two_block",
+           "support_spectrum", "values_by_j", "relu_values"]
 
 
 def _check_k(k) -> int:
@@ -62,33 +62,60 @@ def krawtchouk_matrix(k: int) -> np.ndarray:
     return K
 
 
+def degree_weights(k: int) -> np.ndarray:
+    """W[m, j] = C(k, j) K_m(j) / (2^k C(k, m)), float64 (k+1, k+1): h^_m = sum_j W[m, j] g(k - 2j).
+
+    Each entry is one correctly rounded division of exact integers (also beyond 2^1023); since
+    |K_m(j)| <= C(k, m), every row has sum_j |W[m, j]| <= 1.
+    """
+    k = _check_k(k)
+    K = krawtchouk_matrix(k)
+    W = np.empty((k + 1, k + 1), dtype=np.float64)
+    for m in range(k + 1):
+        den = (1 << k) * math.comb(k, m)
+        W[m] = [math.comb(k, j) * K[m, j] / den for j in range(k + 1)]
+    return W
+
+
+def _real_table(values, name: str, ndim: int) -> np.ndarray:
+    g = np.asarray(values)
+    if g.dtype == object or not (np.issubdtype(g.dtype, np.number) or g.dtype == bool) or np.iscomplexobj(g):
+        raise TypeError(f"{name} must be a real numeric array; got dtype {g.dtype}.")
+    if g.ndim != ndim or min(g.shape) < 1:
+        want = "1-D of length k+1 >= 1" if ndim == 1 else "2-D of shape (k1+1, k2+1)"
+        raise ValueError(f"{name} must be {want}; got shape {g.shape}.")
+    g = g.astype(np.float64)
+    if not np.isfinite(g).all():
+        i = tuple(int(t) for t in np.argwhere(~np.isfinite(g))[0])
+        raise ValueError(f"{name} must be finite (no NaN/inf); got {g[i].item()!r} at index {i if ndim > 1 else i[0]}.")
+    return g
+
+
 def fourier_by_degree(values_by_j) -> np.ndarray:
     """Coefficients h^_m, m = 0..k, of h(x) = g(sum_{i in S} x_i) from values_by_j[j] = g(k - 2j).
 
     values_by_j: real (k+1,), j = number of -1 entries among x_S. Returns float64 (k+1,);
     entry m is the coefficient of chi_A for every A subset of S with |A| = m. Binomials and
-    Krawtchouk numbers are exact integers and each weight w_mj = C(k, j) K_m(j) / (2^k C(k, m)) is
-    one correctly rounded division of exact integers; the sum over j is in float64. Since
-    |K_m(j)| <= C(k, m), sum_j |w_mj| <= 1 and the error is ~ (k + 1) * 1e-16 * max|g|.
+    Krawtchouk numbers are exact integers and each weight (:func:`degree_weights`) is one correctly
+    rounded division of exact integers; the sum over j is in float64, so the error is
+    ~ (k + 1) * 1e-16 * max|g|.
     """
-    g = np.asarray(values_by_j)
-    if g.dtype == object or not (np.issubdtype(g.dtype, np.number) or g.dtype == bool) or np.iscomplexobj(g):
-        raise TypeError(f"values_by_j must be a real numeric array; got dtype {g.dtype}.")
-    if g.ndim != 1 or g.shape[0] < 1:
-        raise ValueError(f"values_by_j must be 1-D of length k+1 >= 1; got shape {g.shape}.")
-    g = g.astype(np.float64)
-    if not np.isfinite(g).all():
-        i = int(np.flatnonzero(~np.isfinite(g))[0])
-        raise ValueError(f"values_by_j must be finite (no NaN/inf); got {g[i].item()!r} at index {i}.")
-    k = g.shape[0] - 1
-    K = krawtchouk_matrix(k)
-    out = np.empty(k + 1, dtype=np.float64)
-    for m in range(k + 1):
-        # weights C(k, j) K_m(j) / (2^k C(k, m)): int / int is correctly rounded, also beyond 2^1023
-        den = (1 << k) * math.comb(k, m)
-        w = np.array([math.comb(k, j) * K[m, j] / den for j in range(k + 1)], dtype=np.float64)
-        out[m] = float(np.sum(w * g))
-    return out
+    g = _real_table(values_by_j, "values_by_j", 1)
+    return degree_weights(g.shape[0] - 1) @ g
+
+
+def fourier_two_block(values) -> np.ndarray:
+    """Coefficients of h(x) = G(sum_{i in B1} x_i, sum_{i in B2} x_i) for two disjoint blocks.
+
+    values: real (k1+1, k2+1), values[j1, j2] = G(k1 - 2 j1, k2 - 2 j2) (j1, j2 = number of -1
+    entries in block 1, block 2). Returns float64 H of the same shape: H[m1, m2] is the coefficient
+    of chi_A for every A with |A & B1| = m1, |A & B2| = m2 (and A inside B1 u B2). The uniform
+    measure is a product over the blocks, so H = W1 G W2^T with W the one-block weights of
+    :func:`degree_weights`. Used for population gradients of neurons whose weights are constant on
+    the support and on its complement (the 2-stage simulation, docs/two_stage.md).
+    """
+    g = _real_table(values, "values", 2)
+    return degree_weights(g.shape[0] - 1) @ g @ degree_weights(g.shape[1] - 1).T
 
 
 def support_spectrum(values_by_j) -> np.ndarray:

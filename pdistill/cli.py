@@ -20,6 +20,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "student": ("sims.cli_train:student_main", "distil students from a teacher run with several strategies"),
     "probe": ("sims.probe:cli_main", "correlations of every checkpoint with monomials; figure"),
     "sweep": ("sims.sweep:cli_main", "plan / run / status / collect / plot sweeps (local or Slurm)"),
+    "scaling": ("sims.two_stage:main", "samples vs d of the simulated 2-stage algorithm; exponents beside the bounds'"),
 }
 
 

@@ -457,7 +457,7 @@ def test_latex_and_objects():
         "paper_progressive", "paper_one_shot", "support_recovery", "info_theoretic", "gaussian_elimination",
         "sq_lower", "kou2024", "barak2022", "leap", "edelman2023"]
     assert {x.status for x in bounds.all()} <= set(bounds.STATUSES)
-    assert bounds.get("paper_progressive").status == "recalled" and bounds.get("paper_one_shot").status == "recalled"
+    assert bounds.get("paper_progressive").status == "quoted-secondary"  # statuses: tests/test_bounds_paper.py
     for x in bounds.all():
         assert x.citation and x.doc
         for sym in x.symbols:  # every symbol carries assumptions

@@ -13,6 +13,9 @@ import sympy as sp
 STATUSES = {
     "proved-here": "derivation in the bound's doc; a test in tests/test_bounds.py simulates it",
     "literature": "as stated in the cited paper (transcribed from the project brief; not re-derived here)",
+    "quoted-secondary": "quoted term for term from a secondary source (a public review of the paper's submitted version); not checked against the paper itself",
+    "quoted-ambiguous": "one reading of an expression that the secondary source's copy garbles; the other readings are sibling bounds, and which one the paper states is unknown",
+    "interpretation": "this toolkit's interpretation of a quoted statement, not a statement of any source",
     "recalled": "form recalled, exact statement UNVERIFIED against the source; treat as a hypothesis",
 }
 QUANTITIES = ("samples", "queries", "steps", "time", "width")

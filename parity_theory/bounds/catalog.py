@@ -17,49 +17,115 @@ _PAPER = "Panigrahi, Liu, Malladi, Risteski, Goel, 'Progressive distillation ind
 _KD = {"k <= d": (sp.Le(k, d), "support size at most the dimension")}
 
 
-def _paper_progressive() -> Bound:
-    """Progressive (2-stage) distillation, upper bound on samples [RECALLED, unverified].
+# The paper's main theorem as quoted in a public ICLR 2025 review of the submitted version (OpenReview
+# forum wPMRwmytZe; the reviews cite it as "Theorem 3.2"). Copied verbatim, garbling included.
+REVIEW_QUOTE = ("the total sample complexity needed for the student to reach \u03f5-loss using progressive "
+                "distillation with 2 checkpoints is \u00d5(2^k d^2 \u03f5^\u22122 + k^3). However, one-shot distillation "
+                "requires at least \u03a9(d^k\u22121, \u03f5^\u22122) samples")
+REVIEW_SOURCE = ("a public ICLR 2025 review of the submitted version of Panigrahi et al. (OpenReview forum wPMRwmytZe), "
+                 "quoting its Theorem 3.2")
+_HYPOTHESES_UNKNOWN = (
+    "Hypotheses: UNKNOWN. The quote states no width, activation, initialisation, learning rate, step count, "
+    "batch size or condition on k (parity, size relative to d); none is invented here. The calculator "
+    "checks only k <= d. Hidden constants (C_*) and the polylog factor of O~ are not in the quote.")
 
-    N <= C_prog * (2^k d^2 / eps^2 + k^3) * log(d)^a_log  -- recalled form O~(2^k d^2 eps^-2 + k^3)
-    for a one-hidden-layer student of width ~ 2^Theta(k) trained in two stages (an intermediate
-    teacher checkpoint, then the final teacher; the paper's Algorithm 1) to loss eps on
-    (d, k)-sparse parity. The exact constants, width, activation and learning rates are unknown;
-    the statement has NOT been checked against the paper's PDF (docs/paper.md §4).
+
+def _paper_progressive() -> Bound:
+    """Progressive distillation with 2 checkpoints, upper bound on samples [QUOTED, secondary source].
+
+    N <= C_prog * (2^k d^2 / eps^2 + k^3) * log(d)^a_log  -- the quote's O~(2^k d^2 eps^-2 + k^3),
+    term for term: "the total sample complexity needed for the student to reach eps-loss using
+    progressive distillation with 2 checkpoints is O~(2^k d^2 eps^-2 + k^3)". Source: a public ICLR
+    2025 review of the submitted version (OpenReview forum wPMRwmytZe), quoting its Theorem 3.2; the
+    statement was not checked against the paper itself. The procedure is the paper's Algorithm 1
+    (2-stage training: the first layer from an intermediate checkpoint, then the final checkpoint).
+    Hypotheses: UNKNOWN (no width, activation, initialisation, learning rate, step count or condition
+    on k is stated in the quote; none is assumed here beyond k <= d). C_prog and a_log stand for the
+    constant and the polylog factor that O~ hides (defaults 1 and 0).
     """
     return Bound(
         "paper_progressive",
         _S["C_prog"] * (2**k * d**2 / eps**2 + k**3) * sp.log(d) ** a_log,
-        "samples", "upper", "recalled", _PAPER + " -- Algorithm 1 (2-stage training), theorem (recalled)",
-        inspect.getdoc(_paper_progressive),
+        "samples", "upper", "quoted-secondary",
+        _PAPER + " -- Theorem 3.2 of the submitted version, as quoted in " + REVIEW_SOURCE + ': "' + REVIEW_QUOTE + '"',
+        inspect.getdoc(_paper_progressive) + "\n\n" + _HYPOTHESES_UNKNOWN,
         conditions=(_KD["k <= d"],),
         defaults={"C_prog": 1, "a_log": 0},
         monotone={"d": 1, "eps": -1, "k": 1},
-        short_citation='Panigrahi et al. ICLR 2025, Sec. 3 (recalled)',
-        algorithm="2-stage progressive distillation, one-hidden-layer student of width 2^Theta(k)",
+        short_citation="Panigrahi et al. ICLR 2025, Thm 3.2 (quoted in a review)",
+        algorithm="progressive distillation with 2 checkpoints (the paper's Algorithm 1, 2-stage training); student class unknown",
     )
 
 
 def _paper_one_shot() -> Bound:
-    """One-shot distillation (and CE on labels), lower bound on samples [RECALLED, unverified].
+    """One-shot distillation, lower bound on samples [INTERPRETATION of this toolkit, not the paper's].
 
-    N >= C_one * d^min(2c, k-1). The plain recalled form is Omega(d^(k-1)) (one-shot from the
-    final teacher, whose low-degree correlations vanish, or the labels). Refined form: if the final
-    teacher keeps a residual low-degree correlation of order d^(-c), the lower bound is
-    Omega(d^min(2c, k-1)) -- the residual signal can be exploited with ~ d^(2c) samples, as in
-    support recovery with rho = d^(-c). Default c = oo gives the plain form.
-    Recalled from the paper (docs/paper.md §4); exact statement unverified.
+    N >= C_one * d^min(2c, k-1). The quote reads "one-shot distillation requires at least
+    Omega(d^k-1, eps^-2) samples" -- garbled; its two readings are the bounds ``paper_one_shot_min``
+    and ``paper_one_shot_max``. This form drops eps and adds a refinement of our own: if the final
+    teacher keeps a residual low-degree correlation of order d^(-c), that signal can be exploited with
+    ~ d^(2c) samples (support recovery with rho = d^(-c)), giving d^min(2c, k-1). Default c = oo
+    gives d^(k-1).
+
+    Which reading it corresponds to: with c = oo it is the d-term of the MAX reading, and the max
+    reading implies it (max(d^(k-1), eps^-2) >= d^(k-1)); under the MIN reading it holds only where
+    d^(k-1) <= eps^-2 (elsewhere the min reading gives the weaker eps^-2). The residual-correlation
+    refinement (c < oo) is in neither reading. The quote covers one-shot distillation only: this is
+    NOT a lower bound for CE on labels.
     """
     return Bound(
         "paper_one_shot",
         _S["C_one"] * d ** sp.Min(2 * c, k - 1),
-        "samples", "lower", "recalled", _PAPER + " -- one-shot / CE lower bound (recalled)",
-        inspect.getdoc(_paper_one_shot),
+        "samples", "lower", "interpretation",
+        "this toolkit's interpretation of " + _PAPER + " Theorem 3.2 as quoted in " + REVIEW_SOURCE
+        + " (the d-term of the max reading, plus a residual-correlation refinement that is not in the quote)",
+        inspect.getdoc(_paper_one_shot) + "\n\n" + _HYPOTHESES_UNKNOWN,
         conditions=(_KD["k <= d"],),
         defaults={"C_one": 1, "c": sp.oo},
         monotone={"d": 1},
-        short_citation='Panigrahi et al. ICLR 2025, Sec. 3 (recalled)',
-        algorithm="one-shot distillation from the final teacher (or CE), same student class as paper_progressive",
+        short_citation="this toolkit's reading of Thm 3.2 (max reading, + c)",
+        algorithm="one-shot distillation from the final teacher (not CE), same student class as paper_progressive",
     )
+
+
+def _paper_one_shot_reading(which: str) -> Bound:
+    op = {"min": sp.Min, "max": sp.Max}[which]
+    other = {"min": "max", "max": "min"}[which]
+    doc = (
+        f"One-shot distillation, lower bound on samples, the {which.upper()} reading of a garbled quote [QUOTED, ambiguous].\n\n"
+        f"N >= C_one * {which}(d^(k-1), eps^-2). The quote (a public ICLR 2025 review of the submitted version,\n"
+        f"OpenReview forum wPMRwmytZe, quoting its Theorem 3.2): \"{REVIEW_QUOTE}\". The one-shot\n"
+        f"expression \"Omega(d^k-1, eps^-2)\" is garbled in that copy; read here as Omega({which}(d^(k-1), eps^-2)).\n"
+        f"The sibling bound paper_one_shot_{other} carries the other reading; nothing available says which one\n"
+        f"the paper states. "
+        + ("Consequence of this reading: the bound is at most eps^-2, below paper_progressive's\n"
+           "2^k d^2 eps^-2 at every (d, k, eps) -- the two quoted bounds then show no separation at all.\n"
+           if which == "min" else
+           "Consequence of this reading: it implies the calculator's paper_one_shot at c = oo (d^(k-1)),\n"
+           "and it exceeds paper_progressive once d^(k-1) > 2^k d^2 eps^-2 + k^3 (constants 1).\n")
+        + "The quote covers one-shot distillation only (not CE on labels).\n\n" + _HYPOTHESES_UNKNOWN
+    )
+    return Bound(
+        f"paper_one_shot_{which}",
+        _S["C_one"] * op(d ** (k - 1), eps ** -2),
+        "samples", "lower", "quoted-ambiguous",
+        _PAPER + f" -- Theorem 3.2 of the submitted version, {which} reading of the garbled one-shot term, as quoted in "
+        + REVIEW_SOURCE + ': "' + REVIEW_QUOTE + '"',
+        doc,
+        conditions=(_KD["k <= d"],),
+        defaults={"C_one": 1},
+        monotone={"d": 1, "eps": -1},
+        short_citation=f"Panigrahi et al. ICLR 2025, Thm 3.2 (quoted; {which} reading)",
+        algorithm="one-shot distillation from the final teacher (not CE), same student class as paper_progressive",
+    )
+
+
+def _paper_one_shot_min() -> Bound:
+    return _paper_one_shot_reading("min")
+
+
+def _paper_one_shot_max() -> Bound:
+    return _paper_one_shot_reading("max")
 
 
 def _support_recovery() -> Bound:
@@ -298,7 +364,8 @@ def _edelman2023_samples() -> Bound:
 
 
 _FACTORIES = [_paper_progressive, _paper_one_shot, _support_recovery, _info_theoretic, _gaussian_elimination,
-              _sq_lower, _kou2024, _barak2022, _leap, _edelman2023, _edelman2023_samples]
+              _sq_lower, _kou2024, _barak2022, _leap, _edelman2023, _edelman2023_samples,
+              _paper_one_shot_min, _paper_one_shot_max]
 _BOUNDS: dict[str, Bound] = {b.name: b for b in (f() for f in _FACTORIES)}
 
 

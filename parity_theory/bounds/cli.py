@@ -32,7 +32,12 @@ _FOOTER = [
     "status: " + "; ".join(f"{kk} = {vv}" for kk, vv in STATUSES.items()) + ".",
     "defaults: hidden constants C_* = 1; a_log = 0 (the polylog factor log(d)**a_log of O-tilde is dropped);",
     "          c = oo (paper_one_shot without residual correlation); leap = k; B = 1 (outputs in [0,1] or [-1,1]).",
-    "RECALLED bounds (paper_progressive, paper_one_shot, edelman2023_samples) are unverified statements.",
+    "NOT VERIFIED against their source: "
+    + "; ".join(f"{st} ({', '.join(b.name for b in _catalog.all() if b.status == st)})"
+                for st in ("quoted-secondary", "quoted-ambiguous", "interpretation", "recalled")
+                if any(b.status == st for b in _catalog.all())) + ".",
+    "The one-shot term of the quoted theorem is garbled: paper_one_shot_min / _max are its two readings; "
+    "paper_one_shot (c = oo) is the d-term of the max reading.",
 ]
 
 

@@ -18,7 +18,8 @@ from paper_checks.reproduce import CHECKS, main_cli
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 REQUIRED = ("name", "claimed", "measured", "ratio", "verdict", "seeds", "wall_s")
-EXPECTED_FIGURES = ("figure1_accuracy_mlp.png", "figure2_correlations.png", "two_shot_sweep.png", "scaling_fit.png")
+EXPECTED_FIGURES = ("figure1_accuracy_mlp.png", "figure2_correlations.png", "two_shot_sweep.png", "scaling_fit.png",
+                    "two_stage_scaling.png")
 
 
 def _png_size(path):
