@@ -37,6 +37,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from parity_theory.validation import check_int
+
 from .config import StudentConfig, config_hash, derive_seed
 from .data import ParityStream, eval_set, sample_streams
 from .devices import resolve_device
@@ -197,30 +199,30 @@ class KShot(Strategy):
 
 @dataclass(frozen=True)
 class TwoShot(Strategy):
+    """The checkpoint at step ``checkpoint`` (explicit) for ``steps`` student steps (default: as
+    many as the checkpoint's step), then the final teacher. Which checkpoint to use is not chosen
+    here: the CLI takes the mid-transition checkpoint of the teacher's history when none is given."""
+
     name: str = "two_shot"
-    threshold: float = 0.6
     checkpoint: int | None = None
     steps: int | None = None
 
     def __post_init__(self):
-        if not (0.0 <= float(self.threshold) <= 1.0):
-            raise ValueError(f"TwoShot.threshold must lie in [0, 1]; got {self.threshold!r}.")
+        check_int(self.checkpoint, "checkpoint", lo=0, allow_none=True, owner="TwoShot")
+        check_int(self.steps, "steps", lo=0, allow_none=True, owner="TwoShot")
 
-    def choose(self, grid: Sequence[int], accuracy: dict[int, float]) -> int:
-        """The supervising checkpoint: the given one, or the first with accuracy >= threshold."""
+    def choose(self, grid: Sequence[int]) -> int:
+        """The supervising checkpoint step (validated against the teacher's checkpoint grid)."""
         grid = [int(g) for g in grid]
-        if self.checkpoint is not None:
-            if int(self.checkpoint) not in grid:
-                raise CheckpointError(f"{self.name}: teacher has no checkpoint at step {self.checkpoint}; available: {grid}.")
-            return int(self.checkpoint)
-        for g in grid:
-            if accuracy[g] >= self.threshold:
-                return g
-        raise ValueError(f"{self.name}: no teacher checkpoint reaches accuracy {self.threshold}; best is {max(accuracy.values()):.3f}. "
-                         "Train the teacher longer or lower two_shot_threshold.")
+        if self.checkpoint is None:
+            raise ValueError(f"{self.name}: TwoShot.checkpoint must be an explicit teacher checkpoint step (one of {grid}); got None. "
+                             "Pass StudentConfig.two_shot_checkpoint (pdistill student picks the mid-transition checkpoint when it is not given).")
+        if int(self.checkpoint) not in grid:
+            raise CheckpointError(f"{self.name}: teacher has no checkpoint at step {self.checkpoint}; available: {grid}.")
+        return int(self.checkpoint)
 
-    def bind(self, grid, accuracy):
-        c = self.choose(grid, accuracy)
+    def bind(self, grid, accuracy=None):
+        c = self.choose(grid)
         return _Fixed([(c, int(self.steps) if self.steps is not None else c)], int(sorted(grid)[-1]))
 
 
@@ -236,7 +238,7 @@ def make_strategy(name: str, config: StudentConfig | None = None) -> Strategy:
                            lookahead=c.progressive_lookahead, plateau_patience=c.plateau_patience,
                            plateau_delta=c.plateau_delta)
     if name == "two_shot":
-        return TwoShot(threshold=c.two_shot_threshold, checkpoint=c.two_shot_checkpoint, steps=c.two_shot_steps)
+        return TwoShot(checkpoint=c.two_shot_checkpoint, steps=c.two_shot_steps)
     if name == "k_shot":
         return KShot(pairs=c.k_shot_pairs)
     raise ValueError(f"strategy must be one of ce, one_shot, progressive, two_shot, k_shot (or a Strategy); got {name!r}.")

@@ -152,7 +152,7 @@ def test_load_member_state_rejects_mismatch():
         (dict(init="xavier"), ValueError, "init must be one of"),
         (dict(ensemble_size=0, generators=[]), ValueError, "ensemble_size"),
         (dict(ensemble_size=2, generators=[1]), ValueError, "ensemble_size=2 generators"),
-        (dict(ensemble_size=1, generators=None), ValueError, "generators"),
+        (dict(ensemble_size=1, generators=[-1]), ValueError, r"generators\[0\] must be an int >= 0; got -1"),
         (dict(ensemble_size=1, generators=["a"]), TypeError, r"generators\[0\]"),
     ],
 )

@@ -72,15 +72,15 @@ def test_estimate_helpers():
 
 
 def test_bad_input():
-    with pytest.raises(ValueError, match=r"m must be an int >= 1; got m=0"):
+    with pytest.raises(ValueError, match=r"m must be a positive int; got 0"):
         hoeffding_tol(0)
-    with pytest.raises(TypeError, match=r"m must be an int >= 1; got m=1.5"):
+    with pytest.raises(TypeError, match=r"m must be a positive int; got 1.5"):
         hoeffding_tol(1.5)
     with pytest.raises(ValueError, match=r"delta must be a probability in \(0, 1\); got delta=0"):
         hoeffding_tol(10, delta=0)
     with pytest.raises(ValueError, match=r"value_range must be finite with lo < hi; got \(1, 1\)"):
         hoeffding_tol(10, value_range=(1, 1))
-    with pytest.raises(ValueError, match=r"n_checks must be an int >= 1; got n_checks=0"):
+    with pytest.raises(ValueError, match=r"n_checks must be a positive int; got 0"):
         clt_tol(0.1, n_checks=0)
     with pytest.raises(ValueError, match="stderr must be >= 0"):
         clt_tol(-0.1)

@@ -38,24 +38,28 @@ __all__ = ["build_model", "member_state", "stack_states", "make_generators", "AR
 ARCHS = ("mlp", "transformer")
 
 
-def make_generators(generators: Sequence[torch.Generator | int] | None, ensemble_size: int,
-                    owner: str = "model") -> list[torch.Generator]:
-    """Normalise per-member init randomness: a list of E generators (ints become CPU generators)."""
+def make_generators(generators, ensemble_size: int, owner: str = "model") -> list[torch.Generator]:
+    """Per-member init randomness: ``generators`` is a sequence of E seeds / torch.Generators (each
+    read by ``sims.devices.as_torch_generator``: int -> seeded, Generator -> itself, None -> OS
+    entropy), or None for E unseeded generators (not reproducible). Generators must live on CPU
+    (init runs on CPU)."""
+    from ..devices import as_torch_generator
+    from parity_theory.validation import check_int
+
+    E = check_int(ensemble_size, "ensemble_size", owner=owner)
     if generators is None:
-        raise ValueError(f"{owner}: generators must be a list of {ensemble_size} torch.Generator or int seeds; got None.")
+        return [as_torch_generator(None) for _ in range(E)]
+    if isinstance(generators, (torch.Generator, int)):
+        generators = [generators]
     gens = list(generators)
-    if len(gens) != ensemble_size:
-        raise ValueError(f"{owner}: need one generator per member (ensemble_size={ensemble_size}); got {len(gens)}.")
+    if len(gens) != E:
+        raise ValueError(f"{owner}.generators must hold ensemble_size={E} generators or seeds (one generator per member); got {len(gens)}.")
     out = []
-    for g in gens:
-        if isinstance(g, torch.Generator):
-            out.append(g)
-        elif isinstance(g, int) and not isinstance(g, bool):
-            gg = torch.Generator()
-            gg.manual_seed(g)
-            out.append(gg)
-        else:
-            raise TypeError(f"{owner}: generators must hold torch.Generator or int seeds; got {type(g).__name__}.")
+    for i, g in enumerate(gens):
+        g = as_torch_generator(g, f"generators[{i}]", owner=owner)
+        if g.device.type != "cpu":
+            raise ValueError(f"{owner}.generators[{i}] must be a CPU generator (init runs on CPU); got device {g.device}.")
+        out.append(g)
     return out
 
 
