@@ -1,4 +1,4 @@
-"""parity_theory must never import torch (checked in a fresh interpreter)."""
+"""parity_theory and curriculum must never import torch (checked in a fresh interpreter)."""
 from __future__ import annotations
 
 import json
@@ -24,3 +24,20 @@ def test_parity_theory_and_all_submodules_do_not_import_torch():
     result = json.loads(out.strip().splitlines()[-1])
     assert result["loaded"] == names
     assert result["torch"] is False, "importing parity_theory pulled in torch"
+
+
+def test_curriculum_does_not_import_torch():
+    import curriculum
+
+    names = sorted(m.name for m in pkgutil.walk_packages(curriculum.__path__, prefix="curriculum."))
+    assert "curriculum.transition" in names
+    code = (
+        "import importlib, json, sys\n"
+        f"names = {names!r}\n"
+        "for n in names: importlib.import_module(n)\n"
+        "print(json.dumps({'torch': 'torch' in sys.modules, 'loaded': [n for n in names if n in sys.modules]}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["loaded"] == names
+    assert result["torch"] is False, "importing curriculum pulled in torch"
