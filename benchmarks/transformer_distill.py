@@ -33,7 +33,7 @@ def configs(n=14, k=2, t_heads=8, s_heads=2, readout="last", teacher_steps=500, 
     student = StudentConfig(model=model.replace(n_heads=s_heads), optim=OptimConfig(name="adam", lr=lr),
                             steps=student_steps, batch=32, eval_every=50, eval_size=eval_size,
                             seeds=tuple(student_seeds), progressive_multiplier=mult,
-                            two_shot_threshold=0.6, two_shot_steps=two_shot_steps, early_stop=True)
+                            two_shot_steps=two_shot_steps, early_stop=True)
     return teacher, student
 
 
@@ -42,6 +42,8 @@ def run(teacher_seed, out_root, **kw):
     t0 = time.time()
     trun = train_teacher(tcfg, Path(out_root) / f"teacher-{teacher_seed}", device="cpu", progress=False)
     t1 = time.time()
+    acc = trun.accuracies()  # 2-shot: the first checkpoint with teacher accuracy >= 0.6 (explicit step)
+    scfg = scfg.replace(two_shot_checkpoint=min((s for s in trun.steps if acc[s] >= 0.6), default=trun.final_step))
     res = train_students(trun, config=scfg, device="cpu", progress=False)
     t2 = time.time()
     acc = trun.accuracies()

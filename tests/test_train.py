@@ -177,8 +177,10 @@ def test_ensemble_of_seeds_equals_separate_runs(small_run, tmp_path):
 
 
 def test_resume_after_interruption_is_identical(small_run, tmp_path, monkeypatch):
+    import sims.tasks.base as task_base
+
     calls = {"n": 0}
-    real = train_mod.evaluate
+    real = task_base.evaluate_members
 
     def interrupting(*a, **k):
         calls["n"] += 1
@@ -186,10 +188,10 @@ def test_resume_after_interruption_is_identical(small_run, tmp_path, monkeypatch
             raise KeyboardInterrupt
         return real(*a, **k)
 
-    monkeypatch.setattr(train_mod, "evaluate", interrupting)
+    monkeypatch.setattr(task_base, "evaluate_members", interrupting)  # the loop's evaluation
     with pytest.raises(KeyboardInterrupt):
         train_teacher(SMALL, tmp_path / "r", device="cpu", progress=False)
-    monkeypatch.setattr(train_mod, "evaluate", real)
+    monkeypatch.setattr(task_base, "evaluate_members", real)
     assert train_mod.list_checkpoints(tmp_path / "r") == [0, 100]
     (tmp_path / "r" / ".checkpoint-200.tmp-1-dead").mkdir()  # a crash leftover is ignored
     resumed = train_teacher(SMALL, tmp_path / "r", device="cpu", progress=False)
