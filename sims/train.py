@@ -266,7 +266,7 @@ class TeacherRun:
         self.meta(step)
         return _load_tensors(self.checkpoint_dir(step) / "model.safetensors", f"checkpoint {step}")
 
-    def load_ensemble(self, steps: Sequence[int], device: str | torch.device = "cpu",
+    def load_ensemble(self, steps: Sequence[int], device: str | torch.device = "auto",
                       state_of: Callable[[int], dict] | None = None) -> torch.nn.Module:
         """One ensemble model whose member i is the checkpoint at ``steps[i]`` (eval mode, no grad).
         ``state_of(step)`` supplies the state dicts (default :meth:`state_at`; a cache may pass its own)."""
@@ -280,12 +280,12 @@ class TeacherRun:
             raise CheckpointError(f"checkpoints {steps} in {str(self.out_dir)!r} do not match a {self.arch!r} model of the run's config ({str(exc).splitlines()[0]}).") from None
         return model.to(dev).eval().requires_grad_(False)
 
-    def load_model(self, step: int, device: str | torch.device = "cpu") -> torch.nn.Module:
+    def load_model(self, step: int, device: str | torch.device = "auto") -> torch.nn.Module:
         """The checkpoint at ``step`` as an ensemble of size 1."""
         return self.load_ensemble([step], device)
 
     @torch.no_grad()
-    def predict_proba(self, step: int, x, batch_size: int = 8192, device: str | torch.device = "cpu") -> np.ndarray:
+    def predict_proba(self, step: int, x, batch_size: int = 8192, device: str | torch.device = "auto") -> np.ndarray:
         """p(class 1 | x) = p(chi_S(x) = -1) of checkpoint ``step``: x ±1 (m, n) -> float64 (m,)."""
         key = (int(step), str(resolve_device(device)))
         if key not in self._model_cache:

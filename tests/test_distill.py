@@ -263,3 +263,35 @@ def test_cuda_run_matches_cpu(tmp_path):
     np.testing.assert_allclose(rg.curves.loss, rc.curves.loss, rtol=1e-3, atol=1e-4)
     p = gpu.predict_proba(100, np.ones((3, 12)), device="cuda")
     assert p.shape == (3,)
+
+
+def test_interrupted_students_keep_their_curves(small_teacher, tmp_path, monkeypatch):
+    import json
+
+    import sims.tasks.base as task_base
+
+    real, calls = task_base.evaluate_members, {"n": 0}
+
+    def interrupting(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == 3:  # evals at steps 0 and 50 done; interrupted at step 100
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(task_base, "evaluate_members", interrupting)
+    cfg = SMALL_S.replace(strategies=("ce", "progressive"), seeds=(0,))
+    with pytest.raises(KeyboardInterrupt):
+        train_students(small_teacher, None, cfg, device="cpu", progress=False, out_dir=tmp_path / "s")
+    monkeypatch.setattr(task_base, "evaluate_members", real)
+    curves = pd.read_parquet(tmp_path / "s" / "curves.parquet")
+    assert sorted(curves.step.unique()) == [0, 50] and set(curves.strategy) == {"ce", "progressive"}
+    rec = json.loads((tmp_path / "s" / "config.json").read_text())
+    assert rec["complete"] is False and not (tmp_path / "s" / "results.parquet").exists()
+    from sims.distill import StudentResults
+
+    with pytest.raises(FileNotFoundError, match="interrupted"):
+        StudentResults.load(tmp_path / "s")
+    full = train_students(small_teacher, None, cfg, device="cpu", progress=False, out_dir=tmp_path / "s")
+    pd.testing.assert_frame_equal(full.curves[full.curves.step <= 50].reset_index(drop=True), curves)
+    assert json.loads((tmp_path / "s" / "config.json").read_text())["complete"] is True
+    pd.testing.assert_frame_equal(StudentResults.load(tmp_path / "s").summary, full.summary)
