@@ -45,11 +45,11 @@ def as_sequential(run: TeacherRun, step: int, dev) -> nn.Sequential:
 
 def plain(run: TeacherRun, cfg: StudentConfig, steps: int, dev) -> float:
     """Seconds for len(STRATS) * len(seeds) models x ``steps`` updates, one model at a time."""
-    grid, acc = run.steps, run.accuracies()
+    grid = run.steps
     teachers = {s: as_sequential(run, s, dev) for s in grid}
     t0 = time.perf_counter()
     for name in STRATS:
-        sched = make_strategy(name, cfg).bind(grid, acc)
+        sched = make_strategy(name, cfg).bind(grid)
         for seed in cfg.seeds:
             torch.manual_seed(seed)
             net = nn.Sequential(nn.Linear(run.task.n, cfg.model.width), nn.ReLU(), nn.Linear(cfg.model.width, 2)).to(dev)
