@@ -10,7 +10,8 @@ One teacher run directory holds::
 
 Everything is written atomically (temp name + os.replace). Training samples fresh batches from a
 seeded generator; a run resumes from its last checkpoint and then equals an uninterrupted run
-exactly (CPU). Several seeds of one config train as one ensemble (``train_teachers``).
+exactly (CPU). Several seeds of one config train as one ensemble (``train_teachers``), through
+the one training loop of ``sims.loop`` (labels as targets; this module adds checkpoints and resume).
 """
 from __future__ import annotations
 
@@ -34,21 +35,14 @@ from . import io as _io
 from .config import TeacherConfig, config_hash, derive_seed
 from .data import as_model_input
 from .devices import resolve_device
-from .loop import (LabelTargets, LoopSpec, clip_grad_per_member, ensemble_step, make_optimizer, progress_bar,
-                   run_loop, set_lr)
+from .loop import LabelTargets, LoopSpec, make_optimizer, run_loop
 from .models import build_model, member_state, stack_states
-from .tasks import Batch, SparseParity
-from .tasks.base import evaluate_members, soft_xent
+from .tasks import SparseParity
 
 __all__ = [
     "TeacherRun",
     "train_teacher",
     "train_teachers",
-    "make_optimizer",
-    "clip_grad_per_member",
-    "ensemble_step",
-    "set_lr",
-    "evaluate",
     "atomic_write_text",
     "atomic_write_parquet",
     "CheckpointError",
@@ -99,14 +93,7 @@ def _atomic_dir(final: Path, fill: Callable[[Path], None], required: Sequence[st
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-# ----------------------------------------------------------------------------- engine
-def evaluate(model: torch.nn.Module, x: torch.Tensor, cls: torch.Tensor, max_elems: int = 1 << 23):
-    """Held-out accuracy and cross-entropy per member of a one-position task: x (M, ...) shared,
-    cls (M,) -> (acc (E,), loss (E,)) (``sims.tasks.Task.evaluate`` without a mask)."""
-    out = evaluate_members(model, Batch(x, cls, None), max_elems)
-    return out["accuracy"], out["loss"]
-
-
+# ----------------------------------------------------------------------------- optimizer state in checkpoints
 def optimizer_member_state(opt: torch.optim.Optimizer, params: Sequence[torch.nn.Parameter], index: int) -> dict[str, torch.Tensor]:
     """Flat tensors 'opt.<param>.<key>' for member ``index`` (leading dim kept as 1)."""
     out = {}
@@ -438,7 +425,3 @@ def _run_members(cfgs: list[TeacherConfig], dirs: list[Path], dev: torch.device,
     run_loop(model, opt, task, streams, spec, LabelTargets(task, E), ev, member_names=[f"seed {c.seed}" for c in cfgs],
              start=t0, on_record=on_record, on_checkpoint=on_checkpoint, progress=progress, manual_backward=manual,
              divergence_hint=hint)
-
-
-def _progress(it, enabled: bool, desc: str):
-    return progress_bar(it, enabled, desc)

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from sims.config import ModelConfig, OptimConfig, StudentConfig, TaskConfig, TeacherConfig
 from sims.distill import (CE, KShot, OneShot, Progressive, TwoShot, distill_targets, first_reach,
                           make_strategy, train_students, with_two_shot_checkpoint)
-from sims.train import CheckpointError, soft_xent, train_teacher
+from sims.tasks import soft_xent
+from sims.train import CheckpointError, train_teacher
 
 torch.set_num_threads(1)
 

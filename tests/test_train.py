@@ -17,7 +17,8 @@ from parity_theory.parity import ParityTask
 from sims.config import ModelConfig, OptimConfig, StudentConfig, TaskConfig, TeacherConfig, config_hash
 from sims.data import ParityStream
 from sims.models.mlp import EnsembleMLP
-from sims.train import CheckpointError, TeacherRun, ensemble_step, make_optimizer, train_teacher, train_teachers
+from sims.loop import ensemble_step, make_optimizer, set_lr
+from sims.train import CheckpointError, TeacherRun, train_teacher, train_teachers
 
 torch.set_num_threads(1)
 
@@ -102,7 +103,7 @@ def test_ensemble_step_equals_plain_torch_loop(optim):
     ref_streams = [ParityStream(task, s) for s in seeds]
     for t in range(steps):
         lr = optim.lr_at(t, steps)
-        train_mod.set_lr(opt, lr)
+        set_lr(opt, lr)
         xs, cs = zip(*(s.sample(B) for s in streams))
         q = torch.nn.functional.one_hot(torch.stack(cs), 2).float()
         ensemble_step(ens, opt, torch.stack(xs), q, optim.grad_clip)
@@ -316,3 +317,22 @@ def test_resolve_device_edge_and_bad_names():
             resolve_device(bad)
     with pytest.raises(ValueError, match="CUDA device|not available"):
         resolve_device("cuda:99")
+
+
+def test_progress_bars_only_on_a_terminal(monkeypatch):
+    import io
+    import sys
+
+    from sims.loop import progress_bar
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    it = range(3)
+    monkeypatch.setattr(sys, "stderr", io.StringIO())  # a log file: no bar
+    assert progress_bar(it, True, "x") is it
+    monkeypatch.setattr(sys, "stderr", Tty())
+    bar = progress_bar(it, True, "x")
+    assert bar is not it and list(bar) == [0, 1, 2]
+    assert progress_bar(it, False, "x") is it
