@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from parity_theory.validation import check_int
+from parity_theory.validation import check_float, check_int
 
 from .config import StudentConfig, config_hash, derive_seed
 from .devices import resolve_device
@@ -164,14 +164,12 @@ class Progressive(Strategy):
     plateau_delta: float = 0.005
 
     def __post_init__(self):
-        if not (isinstance(self.multiplier, (int, float)) and self.multiplier > 0):
-            raise ValueError(f"Progressive.multiplier must be a positive number; got {self.multiplier!r}.")
-        if not (isinstance(self.interval, int) and self.interval >= 1):
-            raise ValueError(f"Progressive.interval must be a positive int; got {self.interval!r}.")
-        if not (isinstance(self.lookahead, int) and self.lookahead >= 0):
-            raise ValueError(f"Progressive.lookahead must be an int >= 0; got {self.lookahead!r}.")
-        if self.plateau_patience is not None and not (isinstance(self.plateau_patience, int) and self.plateau_patience >= 1):
-            raise ValueError(f"Progressive.plateau_patience must be None or a positive int; got {self.plateau_patience!r}.")
+        o = "Progressive"
+        object.__setattr__(self, "multiplier", check_float(self.multiplier, "multiplier", lo=0.0, lo_open=True, owner=o))
+        object.__setattr__(self, "interval", check_int(self.interval, "interval", owner=o))
+        object.__setattr__(self, "lookahead", check_int(self.lookahead, "lookahead", lo=0, owner=o))
+        object.__setattr__(self, "plateau_patience", check_int(self.plateau_patience, "plateau_patience", allow_none=True, owner=o))
+        object.__setattr__(self, "plateau_delta", check_float(self.plateau_delta, "plateau_delta", lo=0.0, owner=o))
 
     def bind(self, grid):
         return _ProgressiveSchedule(sorted(int(g) for g in grid), float(self.multiplier), self.interval,
