@@ -15,6 +15,7 @@ try:
 except ImportError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 from dataclasses import asdict, dataclass, field, fields, replace
+from typing import ClassVar
 from numbers import Integral
 from pathlib import Path
 
@@ -24,6 +25,9 @@ from parity_theory.parity import ParityTask
 from parity_theory.validation import check_bool, check_choice, check_float, check_int
 
 __all__ = [
+    "ConfigBase",
+    "TASK_KINDS",
+    "register_task_config",
     "TaskConfig",
     "ModelConfig",
     "OptimConfig",
@@ -46,6 +50,12 @@ def _set(obj, name, value):
     object.__setattr__(obj, name, value)
 
 
+def _accepted(typ) -> tuple:
+    """The classes a sub-config slot of type ``typ`` accepts: every registered task config for the
+    task slot, else ``typ`` itself."""
+    return tuple(TASK_KINDS.values()) if typ is TaskConfig else (typ,)
+
+
 def _coerce_nested(obj, owner: str) -> None:
     """Turn each sub-config of ``obj`` (``type(obj)._nested()``) given as a dict into its config
     class; anything else but an instance of that class is a TypeError naming ``owner``."""
@@ -54,8 +64,9 @@ def _coerce_nested(obj, owner: str) -> None:
         if isinstance(v, dict):
             v = typ.from_dict(v)
             _set(obj, name, v)
-        if not isinstance(v, typ):
-            raise TypeError(f"{owner}.{name} must be a {typ.__name__} (or dict); got {type(v).__name__}.")
+        if not isinstance(v, _accepted(typ)):
+            names = " / ".join(t.__name__ for t in _accepted(typ))
+            raise TypeError(f"{owner}.{name} must be a {names} (or dict); got {type(v).__name__}.")
 
 
 def _from_mapping(cls, d: dict, nested: dict[str, type] | None = None):
@@ -70,7 +81,7 @@ def _from_mapping(cls, d: dict, nested: dict[str, type] | None = None):
         raise ValueError(f"{cls.__name__}: unknown keys {unknown}; allowed: {sorted(names)}.")
     kw = dict(d)
     for key, sub in (nested or {}).items():
-        if key in kw and not isinstance(kw[key], sub):
+        if key in kw and not isinstance(kw[key], _accepted(sub)):
             kw[key] = sub.from_dict(kw[key])
     return cls(**kw)
 
@@ -107,9 +118,16 @@ def load_toml(path: str | Path) -> dict:
         return tomllib.load(fh)
 
 
-class _Base:
+class ConfigBase:
+    """Base of the frozen configs: ``to_dict`` / ``from_dict`` / ``from_toml`` / ``replace`` / ``hash``."""
+
     def to_dict(self) -> dict:
-        return _canonical(asdict(self))
+        d = _canonical(asdict(self))
+        for name in (type(self)._nested() if hasattr(type(self), "_nested") else {}):
+            kind = getattr(type(getattr(self, name)), "kind", None)
+            if kind is not None and kind != "parity":  # parity dicts carry no kind: their hashes stay as they were
+                d[name] = {"kind": kind, **d[name]}
+        return d
 
     def hash(self) -> str:
         return config_hash(self)
@@ -139,9 +157,27 @@ class _Base:
 
 
 # ----------------------------------------------------------------------------- configs
+TASK_KINDS: dict[str, type] = {}
+
+
+def register_task_config(kind: str):
+    """Class decorator: register a frozen task config (a ConfigBase dataclass with ``make_task()``
+    returning a ``sims.tasks.Task``) under ``kind``. ``TeacherConfig.task`` then accepts it, and a
+    dict / TOML table with ``kind = "<kind>"`` builds it (no kind: parity)."""
+    def deco(cls):
+        cls.kind = kind
+        TASK_KINDS[kind] = cls
+        return cls
+    return deco
+
+
+@register_task_config("parity")
 @dataclass(frozen=True)
-class TaskConfig(_Base):
-    """(n, k)-sparse parity; the support is explicit or drawn from ``support_seed``."""
+class TaskConfig(ConfigBase):
+    """(n, k)-sparse parity; the support is explicit or drawn from ``support_seed``.
+    ``TaskConfig.from_dict`` dispatches on a ``kind`` key to other registered task configs."""
+
+    kind: ClassVar[str] = "parity"
 
     n: int = 40
     k: int = 4
@@ -163,6 +199,16 @@ class TaskConfig(_Base):
                 raise ValueError(f"TaskConfig.support must have k={k} indices; got {len(sup)} in {tuple(self.support)!r}.")
             _set(self, "support", tuple(sup))
 
+    @classmethod
+    def from_dict(cls, d: dict):
+        if isinstance(d, dict) and "kind" in d:
+            d = dict(d)
+            kind = d.pop("kind")
+            check_choice(kind, "kind", sorted(TASK_KINDS), owner="TaskConfig")
+            if TASK_KINDS[kind] is not cls:
+                return TASK_KINDS[kind].from_dict(d)
+        return _from_mapping(cls, d)
+
     def make_task(self) -> ParityTask:
         if self.support is not None:
             return ParityTask(self.n, self.support)
@@ -170,7 +216,7 @@ class TaskConfig(_Base):
 
 
 @dataclass(frozen=True)
-class ModelConfig(_Base):
+class ModelConfig(ConfigBase):
     """Model shape. MLP: ``width`` hidden units in each of ``depth`` hidden ReLU layers.
     Transformer: ``n_layers`` pre-norm blocks of ``n_heads`` heads of ``head_dim``, MLP ratio
     ``mlp_ratio``, class read at the last position or a CLS token (``readout``); ``causal``
@@ -203,7 +249,7 @@ class ModelConfig(_Base):
 
 
 @dataclass(frozen=True)
-class OptimConfig(_Base):
+class OptimConfig(ConfigBase):
     """Optimizer: sgd | adam | adamw, lr, momentum (sgd), betas (adam*), weight decay, schedule
     constant | warmup_cosine (linear warmup over ``warmup_frac`` of the steps, then cosine to 0),
     ``grad_clip`` = max global grad norm PER ENSEMBLE MEMBER (None = off)."""
@@ -244,7 +290,7 @@ class OptimConfig(_Base):
 
 
 @dataclass(frozen=True)
-class TeacherConfig(_Base):
+class TeacherConfig(ConfigBase):
     """A teacher run: task, model, optimizer; ``steps`` updates of ``batch`` fresh samples;
     eval every ``eval_every`` steps on ``eval_size`` held-out samples (drawn from ``eval_seed``);
     a checkpoint every ``ckpt_every`` steps (and at steps 0 and ``steps``)."""
@@ -274,7 +320,7 @@ class TeacherConfig(_Base):
 
 
 @dataclass(frozen=True)
-class StudentConfig(_Base):
+class StudentConfig(ConfigBase):
     """Students distilled from a teacher run (all strategies x seeds trained as one ensemble).
 
     strategies: names among ce | one_shot | progressive | two_shot | k_shot.

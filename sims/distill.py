@@ -44,7 +44,7 @@ from .config import StudentConfig, config_hash, derive_seed
 from .devices import resolve_device
 from .loop import LoopSpec, Targets, make_optimizer, run_loop
 from .models import build_model
-from .tasks import SparseParity, soft_targets
+from .tasks import as_task, soft_targets
 from .train import CheckpointError, TeacherRun, atomic_write_parquet, atomic_write_text
 
 __all__ = [
@@ -456,7 +456,7 @@ def train_students(teacher_run: TeacherRun | str | Path, strategies: Sequence[st
     if len(set(names)) != len(names) or not names:
         raise ValueError(f"train_students: strategy names must be distinct and non-empty; got {names}.")
     dev = resolve_device(device)
-    task = SparseParity(run.task)
+    task = as_task(run.task)
     grid = list(run.steps)
     seeds = list(cfg.seeds)
     S, K = len(seeds), len(specs)

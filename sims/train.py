@@ -37,7 +37,7 @@ from .data import as_model_input
 from .devices import resolve_device
 from .loop import LabelTargets, LoopSpec, make_optimizer, run_loop
 from .models import build_model, member_state, stack_states
-from .tasks import SparseParity
+from .tasks import SparseParity, Task, as_task
 
 __all__ = [
     "TeacherRun",
@@ -175,12 +175,14 @@ def _load_tensors(path: Path, what: str) -> dict[str, torch.Tensor]:
 class TeacherRun:
     """A teacher run directory: config, task, checkpoints, history; loads models and predicts.
 
-    Class convention: predict_proba returns p(class 1) = p(chi_S(x) = -1); the input x is ±1.
+    ``task`` is ``config.task.make_task()``: a parity_theory.ParityTask for parity runs (what the
+    probe reads), the task's own ``sims.tasks.Task`` for other registered tasks.
+    Class convention (parity): predict_proba returns p(class 1) = p(chi_S(x) = -1); the input x is ±1.
     """
 
     out_dir: Path
     config: TeacherConfig
-    task: ParityTask
+    task: "ParityTask | Task"
     steps: list[int]
     history: pd.DataFrame = field(repr=False)
     _meta_cache: dict = field(default_factory=dict, repr=False)
@@ -259,7 +261,7 @@ class TeacherRun:
         ``state_of(step)`` supplies the state dicts (default :meth:`state_at`; a cache may pass its own)."""
         steps = [self._check_step(s) for s in steps]
         dev = resolve_device(device)
-        model = build_model(self.arch, self.task.n, self.config.model, len(steps), [0] * len(steps))
+        model = build_model(self.arch, as_task(self.task).model_input(), self.config.model, len(steps), [0] * len(steps))
         state = stack_states([(state_of or self.state_at)(s) for s in steps])
         try:
             model.load_state_dict(state, strict=True)
@@ -280,8 +282,9 @@ class TeacherRun:
             self._model_cache[key] = self.load_model(step, device)
         model = self._model_cache[key]
         xt = as_model_input(x)
-        if xt.shape[1] != self.task.n:
-            raise ValueError(f"predict_proba: x must have n={self.task.n} columns; got shape {tuple(xt.shape)}.")
+        n = as_task(self.task).model_input().n
+        if xt.shape[1] != n:
+            raise ValueError(f"predict_proba: x must have n={n} columns; got shape {tuple(xt.shape)}.")
         out = []
         dev = resolve_device(device)
         for s in range(0, xt.shape[0], batch_size):
@@ -367,7 +370,7 @@ def _run_members(cfgs: list[TeacherConfig], dirs: list[Path], dev: torch.device,
     ``sims.loop.run_loop``, writing checkpoints and history into ``dirs``."""
     cfg0 = cfgs[0]
     E = len(cfgs)
-    task = SparseParity(cfg0.task.make_task())
+    task = as_task(cfg0.task)
     common = set.intersection(*[set(list_checkpoints(d)) for d in dirs])  # resume point: the last step all have
     start = max(common) if common else None
 
@@ -390,7 +393,7 @@ def _run_members(cfgs: list[TeacherConfig], dirs: list[Path], dev: torch.device,
     t0 = start or 0
     if t0 == 0:
         histories = [[] for _ in range(E)]
-    support = list(task.parity.support)
+    support = list(task.parity.support) if isinstance(task, SparseParity) else None
 
     def on_record(step: int, row: dict) -> None:
         for i in range(E):

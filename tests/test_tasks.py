@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from sims.config import ModelConfig, OptimConfig
+from dataclasses import dataclass
+
+from sims.config import ConfigBase, ModelConfig, OptimConfig, StudentConfig, TeacherConfig, register_task_config
 from sims.loop import LabelTargets, ModelTargets, train_ensemble
 from sims.models import build_model
 from sims.tasks import Batch, BatchStream, ModelInput, SparseParity, Task, as_task, soft_targets, soft_xent
@@ -55,6 +57,21 @@ class Majority(Task):
         return Batch(1.0 - 2.0 * u.float(), cls, None)
 
 
+@register_task_config("majority")
+@dataclass(frozen=True)
+class MajorityConfig(ConfigBase):
+    """The config of Majority: what makes it a task of teacher runs (checkpoints, students, TOML)."""
+
+    n: int = 10
+    support: tuple[int, ...] = (1, 4, 7)
+
+    def __post_init__(self):
+        object.__setattr__(self, "support", tuple(int(i) for i in self.support))  # JSON gives lists
+
+    def make_task(self) -> Majority:
+        return Majority(self.n, tuple(self.support))
+
+
 MAJ = Majority(10, (1, 4, 7))
 SMALL = dict(steps=300, batch=32, eval_every=50, eval_size=2048, eval_seed=7)
 
@@ -93,6 +110,34 @@ def test_second_task_members_equal_separate_runs_and_stream_resumes():
     s.set_state(state)
     again = MAJ.sample([s], 4)
     assert torch.equal(first.x, again.x) and torch.equal(first.labels, again.labels)
+
+
+def test_second_task_runs_through_teacher_checkpoints_resume_and_strategies(tmp_path):
+    """A registered task config is all train_teacher / train_students need: checkpoints, history,
+    resume bit-identical, reload by kind from config.json, and students of every strategy."""
+    import shutil
+
+    from sims.distill import train_students
+    from sims.train import TeacherRun, train_teacher
+
+    cfg = TeacherConfig(task=MajorityConfig(), model=ModelConfig(width=16), optim=OptimConfig(lr=1e-2), steps=150,
+                        batch=32, ckpt_every=50, eval_every=25, eval_size=1024)
+    assert cfg.to_dict()["task"]["kind"] == "majority" and TeacherConfig.from_dict(cfg.to_dict()) == cfg
+    run = train_teacher(cfg, tmp_path / "t", device="cpu", progress=False)
+    assert run.steps == [0, 50, 100, 150] and isinstance(run.task, Majority)
+    assert run.accuracy_at(150) >= 0.9  # linearly separable, see above; 1024 held-out samples (stderr <= 0.016)
+    shutil.copytree(tmp_path / "t", tmp_path / "cut")
+    shutil.rmtree(tmp_path / "cut" / "checkpoint-150")
+    again = train_teacher(cfg, tmp_path / "cut", device="cpu", progress=False)
+    a, b = again.state_at(150), run.state_at(150)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    back = TeacherRun.load(tmp_path / "t")
+    assert isinstance(back.config.task, MajorityConfig)
+    scfg = StudentConfig(model=ModelConfig(width=4), optim=OptimConfig(lr=1e-2), steps=100, batch=16, eval_every=50,
+                         eval_size=512, seeds=(0, 1), strategies=("ce", "one_shot", "progressive", "two_shot"),
+                         two_shot_checkpoint=50)
+    res = train_students(back, None, scfg, device="cpu", progress=False)
+    assert len(res.summary) == 8 and res.curves[res.curves.strategy == "progressive"].teacher_step.dropna().isin(run.steps).all()
 
 
 def test_models_come_from_the_registry_keyed_by_arch():

@@ -1,6 +1,7 @@
 """Tasks for the ensemble engine: the protocol (base.py) and the tasks built on it (parity.py).
 
-``make_task(config)`` turns a task config into a Task (today: sims.config.TaskConfig -> SparseParity).
+``as_task(x)`` turns a task config (sims.config.TaskConfig or any config registered with
+``sims.config.register_task_config``), a ParityTask or a Task into a Task.
 """
 from __future__ import annotations
 
@@ -11,15 +12,16 @@ __all__ = ["Batch", "BatchStream", "ModelInput", "Task", "SparseParity", "soft_t
 
 
 def as_task(task) -> Task:
-    """A Task from a Task (itself), a parity_theory.ParityTask or a sims.config.TaskConfig."""
+    """A Task from a Task (itself), a parity_theory.ParityTask (SparseParity) or a task config
+    (anything with ``make_task()``, e.g. sims.config.TaskConfig or a registered task config)."""
     from parity_theory.parity import ParityTask
-
-    from ..config import TaskConfig
 
     if isinstance(task, Task):
         return task
     if isinstance(task, ParityTask):
         return SparseParity(task)
-    if isinstance(task, TaskConfig):
-        return SparseParity(task.make_task())
-    raise TypeError(f"task must be a sims.tasks.Task, a ParityTask or a TaskConfig; got {type(task).__name__}.")
+    if hasattr(task, "make_task"):
+        made = task.make_task()
+        if isinstance(made, (Task, ParityTask)):
+            return as_task(made)
+    raise TypeError(f"task must be a sims.tasks.Task, a ParityTask or a task config with make_task(); got {type(task).__name__}.")
