@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from sims.io import atomic_savefig, atomic_write_json, atomic_write_text
+from curriculum.io import atomic_savefig, atomic_write_json, atomic_write_text
 
 __all__ = [
     "VERDICTS",
@@ -129,71 +130,8 @@ class ClaimResult:
 
 
 # ----------------------------------------------------------------------------------------------
-# statistics on paired t95 values
-
-
-def paired_ratios(baseline, method) -> np.ndarray:
-    """Per-seed speed-up t95(baseline) / t95(method); inf/finite = inf, finite/inf = 0, inf/inf = 1
-    (a tie: neither reached 95% within the budget, so no speed-up was observed).
-
-    baseline, method: arrays of shape (S,) of steps (or samples) to 95%, +inf when not reached.
-    """
-    b = np.asarray(baseline, dtype=float)
-    m = np.asarray(method, dtype=float)
-    if b.shape != m.shape or b.ndim != 1:
-        raise ValueError(f"paired_ratios needs two 1-D arrays of one shape; got {b.shape} and {m.shape}.")
-    if np.any(b <= 0) or np.any(m <= 0):
-        raise ValueError("paired_ratios needs positive step counts (t95 > 0).")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r = b / m
-    r[np.isinf(b) & np.isinf(m)] = 1.0
-    return r
-
-
-def _median_with_inf(v: np.ndarray) -> float:
-    v = np.sort(v[~np.isnan(v)])
-    if v.size == 0:
-        return float("nan")
-    h = v.size // 2
-    if v.size % 2:
-        return float(v[h])
-    return float(0.5 * (v[h - 1] + v[h]))  # inf-safe for non-negative values
-
-
-def median_ci(values, rng: np.random.Generator, n_boot: int = 2000, level: float = 0.9) -> tuple[float, float, float]:
-    """Median of ``values`` (nan left out, inf allowed) and a percentile-bootstrap interval over seeds.
-
-    Returns (median, lo, hi); with fewer than 2 finite-or-inf values the interval is (median, median).
-    """
-    v = np.asarray(values, dtype=float)
-    v = v[~np.isnan(v)]
-    med = _median_with_inf(v)
-    if v.size < 2:
-        return med, med, med
-    idx = rng.integers(0, v.size, size=(n_boot, v.size))
-    boots = np.sort(v[idx], axis=1)
-    # median of each resample (inf-safe: use the lower/upper middle then combine)
-    h = v.size // 2
-    if v.size % 2:
-        meds = boots[:, h]
-    else:
-        meds = 0.5 * (boots[:, h - 1] + boots[:, h])
-    alpha = (1.0 - level) / 2.0
-    lo = float(np.quantile(meds, alpha, method="lower"))
-    hi = float(np.quantile(meds, 1.0 - alpha, method="higher"))
-    return med, lo, hi
-
-
-def ratio_verdict(lo: float, med: float, threshold: float = 1.0) -> str:
-    """'holds' when the interval's lower end is above threshold, 'does not hold' when the median is
-    at or below it, else 'inconclusive'."""
-    if math.isnan(med):
-        return "inconclusive"
-    if lo > threshold:
-        return "holds"
-    if med <= threshold:
-        return "does not hold"
-    return "inconclusive"
+# statistics on paired t95 values: curriculum.compare (torch-free), re-exported for the checks
+from curriculum.compare import median_ci, paired_ratios, ratio_verdict  # noqa: E402,F401
 
 
 def fmt(x: Any, digits: int = 3) -> str:
@@ -269,14 +207,15 @@ def add_common_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--out", default="reproduce_out", help="output folder for REPORT.md, claims.json, figures")
     parser.add_argument("--cache-dir", default=None,
                         help="teacher-run cache (default $IMPLICIT_CURRICULUM_CACHE or ~/.cache/implicit-curriculum)")
-    parser.add_argument("--no-progress", action="store_true", help="hide the tqdm progress bars")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="hide the tqdm progress bars (they show only when stderr is a terminal anyway)")
     tf = parser.add_mutually_exclusive_group()
     tf.add_argument("--transformer", action="store_true", default=None,
                     help="run the Transformer acceleration check even in --quick mode (on by default otherwise)")
     tf.add_argument("--no-transformer", dest="transformer", action="store_false",
                     help="skip the Transformer acceleration check (about 3 of the default run's 4 minutes on 2 cores)")
-    parser.add_argument("--threads", type=_positive_int_arg, default=1,
-                        help="torch CPU threads (default 1: the machine is shared)")
+    parser.add_argument("--threads", type=_positive_int_arg, default=None,
+                        help="torch CPU threads (default: the machine's cores)")
     return parser
 
 
@@ -296,12 +235,13 @@ class Context:
         self.quick: bool = bool(args.quick)
         self.scale: str = args.scale
         self.device: str = args.device
-        self.progress: bool = not getattr(args, "no_progress", False)
+        # progress bars only on a terminal: a log file would get a wall of bars
+        self.progress: bool = not getattr(args, "no_progress", False) and sys.stderr.isatty()
         self.out = Path(args.out)
         self.cache_dir = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
         self.memo: dict[str, Any] = {}
         self.started = time.perf_counter()
-        self.threads = int(getattr(args, "threads", 1) or 1)
+        self.threads = int(getattr(args, "threads", None) or os.cpu_count() or 1)
         self._threads_set = False
 
     def apply_threads(self) -> None:

@@ -1,7 +1,7 @@
 """Thin adapter between the checks and the engine (sims.train / sims.distill / sims.probe).
 
 * the configurations of each scale (quick / cpu / paper) in one place;
-* teacher runs cached on disk under ``<cache_dir>/<engine-code-hash>/teacher-<config-hash>`` (the
+* teacher runs cached on disk under ``<cache_dir>/<arch>-<source-hash>/teacher-<config-hash>`` (the
   engine's ``train_teacher`` resumes / returns at once when the run is finished), and memoised in
   the Context so that the checks of one ``reproduce`` call share them;
 * student results cached the same way (``students-<hash of teacher hash + student config>``, two
@@ -12,15 +12,14 @@ Nothing here trains or probes by itself: it calls the engine.
 """
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
-import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from curriculum.artifacts import ArtifactError, load_probe_table, write_probe_table
+from curriculum.provenance import source_hash
 from sims.io import atomic_write_parquet
 
 from ._claims import Context, write_text_atomic
@@ -31,28 +30,16 @@ __all__ = [
     "get_teacher",
     "get_students",
     "teacher_history",
-    "first_step_at",
     "t95_table",
     "checkpoint_steps",
 ]
 
-_ENGINE_FILES = ("sims/train.py", "sims/distill.py", "sims/config.py", "sims/data.py", "sims/models/__init__.py")
-_ARCH_FILES = {"mlp": ("sims/models/mlp.py",), "transformer": ("sims/models/transformer.py",)}
 
-
-@functools.lru_cache(maxsize=None)
 def engine_version(arch: str = "mlp") -> str:
-    """Short sha256 of the engine's source files that a run of ``arch`` depends on (trainer,
-    strategies, configs, data stream, the model file): a cache entry is reused only with the same
-    code. Computed once per process, so that one reproduce call uses one cache folder throughout."""
-    root = Path(__file__).resolve().parent.parent
-    h = hashlib.sha256()
-    for rel in _ENGINE_FILES + _ARCH_FILES.get(arch, ()):
-        p = root / rel
-        if p.is_file():
-            h.update(rel.encode())
-            h.update(p.read_bytes())
-    return f"{arch}-{h.hexdigest()[:12]}"
+    """``<arch>-<short source hash>``: the cache folder of runs of ``arch``. The hash covers every
+    source file of the toolkit (``curriculum.provenance.source_hash``), so any code change misses
+    the cache; it is computed once per process, so one reproduce call keeps one folder."""
+    return f"{arch}-{source_hash()[:12]}"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -225,12 +212,6 @@ def teacher_history(run) -> pd.DataFrame:
     return df.sort_values("step").reset_index(drop=True)
 
 
-def first_step_at(hist: pd.DataFrame, threshold: float = 0.95) -> float:
-    """First step whose accuracy >= threshold (inf when never)."""
-    hit = hist.loc[hist["accuracy"] >= threshold, "step"]
-    return float(hit.iloc[0]) if len(hit) else math.inf
-
-
 def checkpoint_steps(run) -> list[int]:
     """Sorted steps of the run's checkpoints."""
     return sorted(int(s) for s in run.steps)
@@ -276,33 +257,21 @@ def get_probe(ctx: Context, run, **kwargs) -> pd.DataFrame:
     spec = json.dumps({k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in sorted(kwargs.items())},
                       sort_keys=True, default=str)
     key = "probe:" + hashlib.sha256((_hash(run.config) + spec + ",".join(map(str, run.steps))).encode()
-                                    + _probe_version().encode()).hexdigest()[:16]
+                                    + source_hash().encode()).hexdigest()[:16]
+
+    probe_config = {"teacher_config": run.config.to_dict(), "checkpoints": [int(s) for s in run.steps],
+                    "probe_args": json.loads(spec)}
 
     def build():
         folder = ctx.cache_dir / engine_version(arch) / key.replace(":", "-")
-        t_path, a_path = folder / "table.parquet", folder / "attrs.json"
-        if t_path.is_file() and a_path.is_file():
-            table = pd.read_parquet(t_path)
-            table.attrs.update(json.loads(a_path.read_text()))
-            return table
+        try:
+            return load_probe_table(folder, probe_config)
+        except ArtifactError:  # absent, unfinished or damaged: probe (again)
+            pass
         ctx.apply_threads()
         table = probe_run(run, **kwargs)
-        folder.mkdir(parents=True, exist_ok=True)
-        plain = table.copy()
-        plain.attrs = {}
-        atomic_write_parquet(t_path, plain, index=None)
-        write_text_atomic(a_path, json.dumps(table.attrs, default=str))
+        write_probe_table(folder, table, probe_config)
         return table
 
     return ctx.memoize(key, build)
 
-
-@functools.lru_cache(maxsize=1)
-def _probe_version() -> str:
-    root = Path(__file__).resolve().parent.parent
-    h = hashlib.sha256()
-    for rel in ("sims/probe.py", "parity_theory/fourier.py", "parity_theory/_kernels.py"):
-        p = root / rel
-        if p.is_file():
-            h.update(p.read_bytes())
-    return h.hexdigest()[:12]

@@ -20,6 +20,8 @@ from typing import Sequence
 
 import numpy as np
 
+from curriculum.transition import first_step_reaching
+
 from . import _runs
 from ._claims import ClaimResult, Context, fmt, median_ci, paired_ratios, ratio_verdict
 
@@ -128,7 +130,7 @@ def _transformer(ctx: Context) -> ClaimResult:
         tcfg = tcfg0.replace(seed=ti, task=tcfg0.task.replace(support_seed=ti))
         run = _runs.get_teacher(ctx, tcfg)
         hist = _runs.teacher_history(run)
-        if not math.isfinite(_runs.first_step_at(hist, 0.95)):
+        if not math.isfinite(first_step_reaching(hist["step"], hist["accuracy"], 0.95)):
             skipped.append(f"teacher {ti}: best accuracy {hist['accuracy'].max():.3f} in {tcfg.steps} steps")
             continue
         summary, curves = _runs.get_students(ctx, run, scfg, label=f"transformer teacher {ti}")

@@ -23,22 +23,14 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from curriculum.compare import fit_exponent
+
 from . import _runs
 from ._claims import ClaimResult, Context, fmt
 
 __all__ = ["main", "fit_exponent", "bootstrap_exponents", "predicted_exponents"]
 
 STRATS = ("ce", "two_shot")
-
-
-def fit_exponent(n, samples) -> tuple[float, float]:
-    """Least-squares slope b and intercept a of log(samples) = a + b log(n). n, samples: (P,) positive."""
-    ln = np.log(np.asarray(n, dtype=float))
-    ls = np.log(np.asarray(samples, dtype=float))
-    if ln.size < 2 or np.ptp(ln) == 0:
-        return float("nan"), float("nan")
-    b, a = np.polyfit(ln, ls, 1)
-    return float(b), float(a)
 
 
 def bootstrap_exponents(points: pd.DataFrame, rng: np.random.Generator, n_boot: int = 1000) -> dict:

@@ -26,16 +26,12 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from curriculum.transition import first_step_reaching
+
 from . import _runs
 from ._claims import ClaimResult, Context, fmt
 
 __all__ = ["main", "teacher_verdict"]
-
-
-def _t99(summ: pd.DataFrame) -> int:
-    acc = summ.groupby("step")["accuracy"].first()
-    hit = acc[acc >= 0.99]
-    return int(hit.index[0]) if len(hit) else int(acc.index[-1])
 
 
 def teacher_verdict(table: pd.DataFrame, k: int) -> dict:
@@ -44,7 +40,9 @@ def teacher_verdict(table: pd.DataFrame, k: int) -> dict:
 
     summ = degree_summary(table)
     cs = curriculum_summary(table)
-    t_lo, t_hi = cs["transition"]["t_lo"], _t99(summ)
+    acc = summ.groupby("step")["accuracy"].first()
+    t99 = first_step_reaching(acc.index, acc.values, 0.99)
+    t_lo, t_hi = cs["transition"]["start"], int(t99) if np.isfinite(t99) else int(acc.index[-1])
     last = int(summ["step"].max())
     spiking = []
     for j in range(1, k):
@@ -96,8 +94,8 @@ def _degree1(ctx: Context, per: list[dict], seeds) -> ClaimResult:
         per1 = []
         for run in runs:
             hist = _runs.teacher_history(run)
-            lo = _runs.first_step_at(hist, 0.55)
-            hi = _runs.first_step_at(hist, 0.999)
+            lo = first_step_reaching(hist["step"], hist["accuracy"], 0.55)
+            hi = first_step_reaching(hist["step"], hist["accuracy"], 0.999)
             steps = [s for s in _runs.checkpoint_steps(run)
                      if (not np.isfinite(lo) or s >= lo - 2 * d1cfg["teacher"].ckpt_every)
                      and (not np.isfinite(hi) or s <= hi)] + [_runs.checkpoint_steps(run)[-1]]

@@ -14,6 +14,8 @@ from typing import Sequence
 
 import numpy as np
 
+from curriculum.transition import first_step_reaching
+
 from . import _runs
 from ._claims import ClaimResult, Context, fmt, median_ci
 
@@ -31,7 +33,8 @@ def main(argv: Sequence[str] | None = None, ctx: Context | None = None) -> list[
     run = _runs.get_teacher(ctx, cfg["teacher"])
     summary, _ = _runs.get_students(ctx, run, cfg["student"], label="main")
     t95 = _runs.t95_table(summary)
-    teacher_t95 = _runs.first_step_at(_runs.teacher_history(run), 0.95)
+    hist = _runs.teacher_history(run)
+    teacher_t95 = first_step_reaching(hist["step"], hist["accuracy"], 0.95)
     rng = np.random.default_rng(0)
     out = {}
     for strat in ("progressive", "two_shot"):

@@ -6,11 +6,12 @@ checkpoints, 2-shot students (T for T student steps, then the final teacher) ove
 speed-up vs CE = t95(CE) / t95(2-shot) per seed (CE trained in the same ensemble: same seeds, same init and
 data stream), median with a 90% bootstrap interval; a seed where neither reaches 95% counts as
 ratio 1 (no speed-up observed within the budget). Three checkpoints are named:
-  before = the middle of the plateau before the transition (nearest to t_lo / 2, t_lo = the last
-           checkpoint with teacher accuracy < 0.55); "edge" = t_lo itself is reported but not judged
-           (it can already carry the start of the curriculum),
-  mid    = the probe's ``choose_checkpoint(rule="accuracy")`` (first accuracy >= 0.6; the engine's default),
-  after  = the first checkpoint past the midpoint between the teacher's t99 and its final step.
+  before, edge, mid, after = ``curriculum.Transition.from_history(history).checkpoints(steps)``, the
+           toolkit's one rule (docs/probe.md): the teacher's held-out loss transition; mid = the
+           checkpoint where the loss falls fastest (the 2-shot default everywhere), before = the
+           checkpoint nearest start / 2 (the middle of the plateau), edge = the last checkpoint at the
+           start (reported, not judged: it can already carry the start of the curriculum), after = the
+           first checkpoint at or past end + (final - end) / 2, end = 90% of the loss drop done.
 Verdict: holds when mid's interval is above 1 and neither before nor after has a median speed-up
 >= 1.5; does not hold when mid's median <= 1 or before/after's interval is above 1.5; else
 inconclusive. Figure: the checkpoint sweep.
@@ -24,6 +25,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from curriculum.transition import Transition
+
 from . import _runs
 from ._claims import ClaimResult, Context, fmt, median_ci, paired_ratios
 
@@ -32,39 +35,11 @@ __all__ = ["main", "pick_checkpoints", "HELP_THRESHOLD"]
 HELP_THRESHOLD = 1.5
 
 
-def _mid_checkpoint(run, steps: list[int]) -> int:
-    """The probe's rule "accuracy" (first checkpoint with teacher accuracy >= 0.6); the middle
-    checkpoint when none reaches 0.6 (no transition: the verdict then says so)."""
-    from sims.probe import choose_checkpoint
-
-    try:
-        c = int(choose_checkpoint(run, rule="accuracy"))
-    except ValueError:  # no checkpoint reaches 0.6
-        return steps[len(steps) // 2]
-    return c if c in steps else steps[len(steps) // 2]
-
-
-def pick_checkpoints(run, hist: pd.DataFrame) -> dict:
-    """{"before", "edge", "mid", "after"} checkpoint steps from the teacher's checkpoints and history.
-
-    before = the middle of the plateau (the checkpoint nearest t_lo / 2, t_lo = last checkpoint with
-    accuracy < 0.55 before mid); edge = t_lo itself (reported, not judged); mid = the probe's rule
-    "accuracy" (first >= 0.6); after = the first checkpoint at or past t99 + (final - t99) / 2.
-    """
+def pick_checkpoints(run, hist: pd.DataFrame) -> tuple[dict, Transition]:
+    """({"before", "edge", "mid", "after"}, the Transition) on the teacher's checkpoints after step 0."""
     steps = [s for s in _runs.checkpoint_steps(run) if s > 0]
-    final = steps[-1]
-    mid = _mid_checkpoint(run, steps)
-    plateau = [s for s in steps if s < mid and _runs.accuracy_at(hist, s) < 0.55]
-    edge = plateau[-1] if plateau else steps[0]
-    before = min(steps, key=lambda s: (abs(s - edge / 2), s))
-    t99 = _runs.first_step_at(hist, 0.99)
-    if math.isfinite(t99):
-        target = t99 + (final - t99) / 2
-        after_cands = [s for s in steps if target <= s < final] or [s for s in steps if t99 <= s < final]
-        after = after_cands[0] if after_cands else final
-    else:
-        after = final
-    return dict(before=int(before), edge=int(edge), mid=int(mid), after=int(after))
+    tr = Transition.from_history(hist)
+    return tr.checkpoints(steps), tr
 
 
 def main(argv: Sequence[str] | None = None, ctx: Context | None = None) -> list[ClaimResult]:
@@ -76,13 +51,13 @@ def main(argv: Sequence[str] | None = None, ctx: Context | None = None) -> list[
     run = _runs.get_teacher(ctx, cfg["teacher"])
     base = cfg["student"]
     hist = _runs.teacher_history(run)
-    named = pick_checkpoints(run, hist)
+    named, tr = pick_checkpoints(run, hist)
     steps = [s for s in _runs.checkpoint_steps(run) if 0 < s < _runs.checkpoint_steps(run)[-1]]
     if ctx.quick:
         sweep_steps = sorted(set(named.values()))
     else:  # the named three plus every checkpoint inside the transition
-        t_lo, t_hi = named["edge"], _runs.first_step_at(hist, 0.99)
-        inside = [s for s in steps if t_lo <= s <= (t_hi if math.isfinite(t_hi) else steps[-1])]
+        t_hi = tr.end if tr.end is not None else steps[-1]
+        inside = [s for s in steps if named["edge"] <= s <= t_hi]
         sweep_steps = sorted(set(named.values()) | set(inside))
     from sims.distill import CE, TwoShot
 

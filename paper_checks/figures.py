@@ -1,4 +1,4 @@
-"""Figures of the reproduce report (matplotlib, Agg backend, PNG written atomically).
+"""Figures of the reproduce report (matplotlib's object API, no global state; PNG written atomically).
 
 Inputs are tidy pandas tables (one row per run x step), so plotting stays separate from measuring:
   accuracy_curves   figure-1 style: teacher and students' test accuracy vs step (median over seeds, min-max band)
@@ -11,14 +11,11 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from ._claims import save_figure_atomic  # noqa: E402
+from ._claims import save_figure_atomic
 
 __all__ = ["accuracy_curves", "two_shot_sweep", "scaling_fit", "STRATEGY_STYLE"]
 
@@ -40,7 +37,8 @@ def _need(df: pd.DataFrame, cols, what: str):
 def accuracy_curves(curves: pd.DataFrame, teacher: pd.DataFrame | None, path, title: str = "") -> Path:
     """Figure-1 style. curves: columns strategy, seed, step, accuracy; teacher: step, accuracy (or None)."""
     _need(curves, ("strategy", "seed", "step", "accuracy"), "accuracy_curves(curves)")
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    fig = Figure(figsize=(6.4, 4.0))
+    ax = fig.subplots()
     if teacher is not None and len(teacher):
         _need(teacher, ("step", "accuracy"), "accuracy_curves(teacher)")
         ax.plot(teacher["step"], teacher["accuracy"], label="teacher", **STRATEGY_STYLE["teacher"])
@@ -64,7 +62,8 @@ def accuracy_curves(curves: pd.DataFrame, teacher: pd.DataFrame | None, path, ti
 def two_shot_sweep(sweep: pd.DataFrame, path, title: str = "") -> Path:
     """2-shot checkpoint sweep. sweep: columns ckpt_step, teacher_accuracy, seed, speedup (t95 CE / t95 2-shot)."""
     _need(sweep, ("ckpt_step", "teacher_accuracy", "seed", "speedup"), "two_shot_sweep")
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    fig = Figure(figsize=(6.4, 4.0))
+    ax = fig.subplots()
     s = sweep.copy()
     finite_max = s["speedup"].replace(np.inf, np.nan).max()
     cap = max(2.0, float(finite_max) * 1.3) if np.isfinite(finite_max) else 10.0
@@ -92,7 +91,8 @@ def scaling_fit(points: pd.DataFrame, fits: dict, path, title: str = "") -> Path
     """Scaling. points: columns strategy, n, seed, samples95 (inf = not reached); fits: strategy ->
     dict(slope, intercept, lo, hi) of log(samples95) = intercept + slope * log(n)."""
     _need(points, ("strategy", "n", "seed", "samples95"), "scaling_fit")
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    fig = Figure(figsize=(6.4, 4.0))
+    ax = fig.subplots()
     for strategy, g in points.groupby("strategy", sort=False):
         style = STRATEGY_STYLE.get(strategy, dict(lw=1.5))
         fin = g[np.isfinite(g["samples95"])]

@@ -18,9 +18,12 @@ import time
 import traceback
 from typing import Sequence
 
+from curriculum.io import ensure_writable_dir
+
 from ._claims import ClaimResult, Context, add_common_args, fmt, write_json_atomic, write_text_atomic
 
-__all__ = ["CHECKS", "main_cli", "run_checks", "write_report", "claims_table", "paper_scale_estimate"]
+__all__ = ["CHECKS", "main_cli", "run_checks", "write_report", "claims_table", "paper_scale_estimate", "run_plan",
+           "format_plan", "COST_MODEL"]
 
 # (name, module) in run order: the MLP checks that share the demo teacher first, then the rest.
 CHECKS: list[tuple[str, str]] = [
@@ -34,11 +37,16 @@ CHECKS: list[tuple[str, str]] = [
 ]
 
 
-# Cost model of the --scale paper estimate (stated assumptions, not measurements: no GPU was lent):
-# one optimizer step costs STEP_OVERHEAD_S (kernel launches of a small batch-1 step) plus its FLOPs at
-# GPU_FLOPS (sustained, small matrices). 6 FLOPs per parameter per sample (forward + backward).
-STEP_OVERHEAD_S = 150e-6
-GPU_FLOPS = 20e12
+# Cost model of the run plan (stated assumptions, not measurements): one optimizer step costs a fixed
+# overhead (kernel launches / Python of a small step) plus its FLOPs at a sustained rate; 6 FLOPs per
+# parameter per sample for a training step (forward + backward), 2 for a forward pass. Memory: fp32
+# weights, gradients and two Adam moments (16 bytes per parameter and ensemble member) plus the
+# activations of one batch (4 bytes x batch x the widest layer x members x 3).
+COST_MODEL = {  # device kind -> (overhead per step in s, sustained FLOP/s)
+    "gpu": (150e-6, 20e12),
+    "cpu": (200e-6, 35e9),
+}
+STEP_OVERHEAD_S, GPU_FLOPS = COST_MODEL["gpu"]
 
 
 def _mlp_params(n: int, width: int) -> int:
@@ -50,52 +58,82 @@ def _tf_params(n_heads: int, head_dim: int, n_layers: int) -> int:
     return n_layers * 12 * d * d
 
 
-def paper_scale_estimate(ctx: Context | None = None) -> str:
-    """Itemized run-time estimate of --scale paper from its configurations and the cost model above."""
-    lines = ["--scale paper: the paper's settings (MLP (n,k) = (100,6), teacher width 50,000, SGD batch 1, 20M steps;",
-             "Transformer 2 layers, head dim 8, 32-head teacher / 4-head students, Adam, batch 32, 8M samples).",
-             f"Estimated GPU run time (cost model: {STEP_OVERHEAD_S * 1e6:.0f} us per step + FLOPs at "
-             f"{GPU_FLOPS / 1e12:.0f} TFLOP/s; an estimate, NOT a measurement):"]
-    try:
-        import argparse as _ap
+def run_plan(ctx: Context, kind: str | None = None) -> list[dict]:
+    """One row per training job of ``ctx``'s scale: name, steps, batch, members, parameters per
+    member, estimated seconds and peak memory (bytes) under COST_MODEL[kind] (default: "gpu" at
+    --scale paper, "cpu" otherwise). Estimates, not measurements."""
+    from . import _runs
 
-        from . import _runs
+    kind = kind or ("gpu" if ctx.scale == "paper" else "cpu")
+    overhead, flops = COST_MODEL[kind]
+    cfg = _runs.configs(ctx)
+    t, s = cfg["teacher"], cfg["student"]
+    S = len(s.seeds)
+    rows = []
 
-        c = ctx or Context(_ap.Namespace(quick=False, scale="paper", device="cuda", no_progress=True, out="x",
-                                         cache_dir=None, seeds=None, threads=1, transformer=True))
-        cfg = _runs.configs(c)
-        t, s = cfg["teacher"], cfg["student"]
-        n = t.task.n
-        S = len(s.seeds)
-        tp, sp_ = _mlp_params(n, t.model.width), _mlp_params(n, s.model.width)
+    def job(name, steps, batch, members, params, widest, extra_params=0, extra_flops=0.0):
+        secs = steps * (overhead + batch * members * (6 * params + 2 * extra_params) / flops) + extra_flops / flops
+        mem = 16 * params * members + 4 * extra_params + 4 * 3 * batch * widest * members
+        rows.append(dict(job=name, steps=int(steps), batch=int(batch), members=int(members), params=int(params),
+                         seconds=float(secs), memory_bytes=int(mem)))
 
-        def job(steps, batch, flops_per_sample):
-            return steps * (STEP_OVERHEAD_S + batch * flops_per_sample / GPU_FLOPS)
-
-        items = []
-        items.append(("MLP teacher", job(t.steps, t.batch, 6 * tp)))
-        # students: each member also needs a teacher forward (2 FLOPs/param) per sample
-        items.append(("MLP students, 4 strategies", job(s.steps, s.batch, 4 * S * (6 * sp_ + 2 * tp))))
-        items.append(("one-shot at tau 0.5 and argmax", 2 * job(s.steps, s.batch, 2 * S * (6 * sp_ + 2 * tp))))
-        items.append(("2-shot sweep (CE + ~10 checkpoints)", job(s.steps, s.batch, 11 * S * (6 * sp_ + 2 * tp))))
-        items.append(("spike probe (200 checkpoints x 1e5 samples, 3 teachers)", 3 * 200 * 1e5 * 2 * tp / GPU_FLOPS
-                      + 2 * job(t.steps, t.batch, 6 * tp)))
-        for nn in cfg["scaling_n"]:
-            tn, sn = cfg["scaling"](nn)
-            items.append((f"scaling n={nn}: teacher + CE/2-shot students",
-                           job(tn.steps, tn.batch, 6 * _mlp_params(nn, tn.model.width))
-                           + job(sn.steps, sn.batch, 2 * S * (6 * _mlp_params(nn, sn.model.width)
-                                                              + 2 * _mlp_params(nn, tn.model.width)))))
-        tt, ts = _runs.transformer_configs(c)
+    n = t.task.n
+    tp, sp_ = _mlp_params(n, t.model.width), _mlp_params(n, s.model.width)
+    job("MLP teacher", t.steps, t.batch, 1, tp, t.model.width)
+    job("MLP students, 4 strategies", s.steps, s.batch, 4 * S, sp_, s.model.width, extra_params=tp)
+    job("one-shot at tau 0.5 and argmax", 2 * s.steps, s.batch, 2 * S, sp_, s.model.width, extra_params=tp)
+    job("2-shot sweep (CE + ~10 checkpoints)", s.steps, s.batch, 11 * S, sp_, s.model.width, extra_params=tp)
+    n_ckpt = max(1, t.steps // t.ckpt_every)
+    job("spike: 2 more teachers + probe of every checkpoint (1e5 samples)", t.steps, t.batch, 2, tp, t.model.width,
+        extra_flops=3 * n_ckpt * 1e5 * 2 * tp)
+    for nn in cfg["scaling_n"]:
+        tn, sn = cfg["scaling"](nn)
+        job(f"scaling n={nn}: teacher", tn.steps, tn.batch, 1, _mlp_params(nn, tn.model.width), tn.model.width)
+        job(f"scaling n={nn}: CE + 2-shot students", sn.steps, sn.batch, 2 * S, _mlp_params(nn, sn.model.width),
+            sn.model.width, extra_params=_mlp_params(nn, tn.model.width))
+    if getattr(ctx.args, "transformer", None) is not False and not (ctx.quick and not ctx.args.transformer):
+        tt, ts = _runs.transformer_configs(ctx)
         tok = tt.task.n + 1
-        items.append(("Transformer teacher", job(tt.steps, tt.batch, 6 * tok * _tf_params(tt.model.n_heads, tt.model.head_dim, tt.model.n_layers))))
-        items.append(("Transformer students, 4 strategies", job(ts.steps, ts.batch, 4 * S * tok * (
-            6 * _tf_params(ts.model.n_heads, ts.model.head_dim, ts.model.n_layers)
-            + 2 * _tf_params(tt.model.n_heads, tt.model.head_dim, tt.model.n_layers)))))
-        total = sum(v for _, v in items)
-        for name, v in items:
-            lines.append(f"  {name:<58} {v / 3600:6.1f} h")
-        lines.append(f"  {'total':<58} {total / 3600:6.1f} h  (one GPU; the 2-core CPU of this project: months)")
+        ttp = _tf_params(tt.model.n_heads, tt.model.head_dim, tt.model.n_layers)
+        tsp = _tf_params(ts.model.n_heads, ts.model.head_dim, ts.model.n_layers)
+        job("Transformer teacher", tt.steps, tt.batch * tok, 1, ttp, tok * tt.model.n_heads * tt.model.head_dim * 4)
+        job("Transformer students, 4 strategies", ts.steps, ts.batch * tok, 4 * S, tsp,
+            tok * ts.model.n_heads * ts.model.head_dim * 4, extra_params=ttp)
+    return rows
+
+
+def format_plan(rows: Sequence[dict], kind: str) -> str:
+    """The plan as a fixed-width table with a total line."""
+    overhead, flops = COST_MODEL[kind]
+    lines = [f"Estimated cost per job on one {kind.upper()} (cost model: {overhead * 1e6:.0f} us per step + FLOPs at "
+             f"{flops / 1e9:,.0f} GFLOP/s; an estimate, NOT a measurement):",
+             f"  {'job':<66} {'steps':>10} {'members':>8} {'params/member':>14} {'time':>9} {'memory':>9}"]
+    for r in rows:
+        lines.append(f"  {r['job']:<66} {r['steps']:>10,} {r['members']:>8} {r['params']:>14,} "
+                     f"{_human_time(r['seconds']):>9} {r['memory_bytes'] / 2**30:>7.2f} GB")
+    total = sum(r["seconds"] for r in rows)
+    peak = max((r["memory_bytes"] for r in rows), default=0)
+    lines.append(f"  {'total (sequential)':<66} {'':>10} {'':>8} {'':>14} {_human_time(total):>9} "
+                 f"{peak / 2**30:>7.2f} GB peak")
+    return "\n".join(lines)
+
+
+def _human_time(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def paper_scale_estimate(ctx: Context | None = None) -> str:
+    """The plan of --scale paper (the paper's settings) with its GPU estimate."""
+    lines = ["--scale paper: the paper's settings (MLP (n,k) = (100,6), teacher width 50,000, SGD batch 1, 20M steps;",
+             "Transformer 2 layers, head dim 8, 32-head teacher / 4-head students, Adam, batch 32, 8M samples)."]
+    try:
+        c = ctx or Context(argparse.Namespace(quick=False, scale="paper", device="cuda", no_progress=True, out="x",
+                                              cache_dir=None, seeds=None, threads=1, transformer=True))
+        lines.append(format_plan(run_plan(c, "gpu"), "gpu"))
     except Exception as e:  # the estimate must never block the run
         lines.append(f"  (estimate unavailable: {type(e).__name__}: {e})")
     return "\n".join(lines)
@@ -214,6 +252,8 @@ def main_cli(argv: Sequence[str] | None = None) -> int:
     add_common_args(parser)
     parser.add_argument("--only", default=None, help="comma-separated subset of checks: " + ",".join(n for n, _ in CHECKS))
     parser.add_argument("--estimate", action="store_true", help="print the run-time estimate for --scale paper and exit")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the plan of the chosen scale (jobs, sizes, estimated time and memory) and exit; trains nothing")
     try:
         args = parser.parse_args(list(argv) if argv is not None else None)
     except SystemExit as e:  # argparse: --help -> 0, bad arguments -> 2
@@ -221,11 +261,23 @@ def main_cli(argv: Sequence[str] | None = None) -> int:
     if args.estimate:
         print(paper_scale_estimate())
         return 0
+    if args.dry_run:
+        try:
+            ctx = Context(args)
+            kind = "gpu" if args.scale == "paper" else "cpu"
+            print(f"pdistill reproduce --scale {args.scale} (dry run: nothing is trained)")
+            print(format_plan(run_plan(ctx, kind), kind))
+        except ValueError as e:
+            print(f"pdistill reproduce: {e}", file=sys.stderr)
+            return 2
+        return 0
     if args.scale == "paper":
         print(paper_scale_estimate(), flush=True)
     only = [s.strip() for s in args.only.split(",") if s.strip()] if args.only else None
     try:
         ctx = Context(args)
+        ensure_writable_dir(ctx.out, "--out")  # before any work: a bad folder fails in a second, not after the compute
+        ensure_writable_dir(ctx.cache_dir, "--cache-dir")
         if not (only == ["bounds"]):  # bounds alone needs no torch
             from sims.devices import resolve_device
 

@@ -6,7 +6,6 @@ Settings come from defaults (docs/paper.md §3 tiny config), then ``--config FIL
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -56,16 +55,10 @@ def _parse(p: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Names
         p.error(f"--threads must be a positive int; got {a.threads}")
     import torch
 
+    from .devices import machine_cores
+
     torch.set_num_threads(a.threads or machine_cores())
     return a
-
-
-def machine_cores() -> int:
-    """CPU cores this process may use (its affinity set where the OS reports one)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # macOS, Windows
-        return max(1, os.cpu_count() or 1)
 
 
 def _put(d: dict, path: str, value) -> None:

@@ -1,13 +1,14 @@
 """Devices and generators, resolved once at the edge."""
 from __future__ import annotations
 
+import os
 from numbers import Integral
 
 import torch
 
 from parity_theory.validation import check_seed, describe
 
-__all__ = ["resolve_device", "torch_generator", "as_torch_generator"]
+__all__ = ["resolve_device", "torch_generator", "as_torch_generator", "machine_cores"]
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -57,3 +58,12 @@ def as_torch_generator(seed, name: str = "generator", *, owner: str | None = Non
         return g
     who = f"{owner}.{name}" if owner else name
     raise TypeError(f"{who} must be an int seed >= 0, a torch.Generator or None; got {describe(seed)}.")
+
+
+def machine_cores() -> int:
+    """CPU cores this process may use (its affinity set where the OS reports one): the default
+    number of torch threads of the training commands."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return max(1, os.cpu_count() or 1)

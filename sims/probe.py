@@ -15,9 +15,10 @@ Public API
 ----------
 * :func:`probe_run` (run -> tidy DataFrame: step, accuracy, loss, degree, in_support, T, coef,
   corr, stderr) and :func:`probe_outputs` (the same from probability arrays);
-* :func:`degree_summary` (per step x degree: in-support mean/max, off-support mean and upper band,
-  sampling floor, spike flag), :func:`curriculum_summary` (transition, per-degree spike);
-* :func:`choose_checkpoint` (rules "accuracy", "peak", "steepest");
+* :func:`degree_summary`, :func:`curriculum_summary` (re-exported from the torch-free
+  :mod:`curriculum.probe_table`: per step x degree floors and spikes; transition and per-degree spike);
+* :func:`choose_checkpoint` (rules "steepest" — the toolkit's default, ``curriculum.Transition`` —,
+  "accuracy", "peak");
 * :func:`thresholding_samples` and :func:`predicted_vs_measured` (support-recovery bound vs a
   correlation-thresholding learner on the checkpoint's outputs);
 * :func:`plot_probe` (figure), :func:`cli_main` (``pdistill probe RUN_DIR --samples N --out OUT``);
@@ -47,10 +48,14 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from curriculum.probe_table import (check_probe_table, curriculum_peak, curriculum_summary,  # noqa: F401
+                                    degree_summary)
+from curriculum.artifacts import write_probe_table
+from curriculum.resources import check_fits
+from curriculum.transition import Transition
 from parity_theory.parity import ParityTask, check_generator, check_int
-from parity_theory.stats import clt_tol
 
-from .io import atomic_savefig, atomic_write_text
+from .io import atomic_savefig, atomic_write_text, ensure_writable_dir
 from .probe_measure import (TABLE_COLUMNS, CallableRun, _check_run, _Forward, _plan_table, _Prober,  # noqa: F401
                             _select_steps, _subset_plan, probe_outputs, probe_run, write_parquet)
 # (the private names are re-exported for benchmarks/bench_probe.py and the tests)
@@ -61,7 +66,6 @@ __all__ = [
     "probe_run",
     "degree_summary",
     "curriculum_summary",
-    "transition_window",
     "choose_checkpoint",
     "RULES",
     "subset_correlations_all",
@@ -76,99 +80,13 @@ RULES = ("accuracy", "peak", "steepest")
 
 
 # ----------------------------------------------------------------------------------------------
-# summaries
+# checkpoint choice (the transition itself is curriculum.Transition's; the summaries curriculum.probe_table's)
 # ----------------------------------------------------------------------------------------------
-def _check_table(table):
-    if not isinstance(table, pd.DataFrame):
-        raise TypeError(f"table must be a pandas DataFrame from probe_run; got {type(table).__name__}.")
-    missing = [c for c in ("step", "accuracy", "degree", "in_support", "corr", "stderr") if c not in table.columns]
-    if missing:
-        raise ValueError(f"table is missing columns {missing}; expected the output of probe_run.")
-
-
-def degree_summary(table: pd.DataFrame, delta: float = 1e-3) -> pd.DataFrame:
-    """Per (step, degree): in-support mean/max of corr, off-support mean and upper band, floors.
-
-    sampling_floor = z * median(stderr) with z = Phi^-1(1 - delta / (2 J)), J = subsets probed at
-    that step (clt_tol): a zero coefficient exceeds it anywhere with probability <= delta.
-    off_upper = max over the R off-support subsets of the degree: if the in-support mean were
-    exchangeable with them, exceeding all R has probability <= 1 / (R + 1).
-    spikes = in_mean > max(sampling_floor, off_upper): the degree stands above both floors.
-    """
-    _check_table(table)
-    rows = []
-    for step, g in table.groupby("step", sort=True):
-        J = len(g)
-        for d, gd in g.groupby("degree", sort=True):
-            ins, off = gd[gd["in_support"]], gd[~gd["in_support"]]
-            floor = float(clt_tol(float(np.median(gd["stderr"])), n_checks=J, delta=delta))
-            in_mean = float(ins["corr"].mean()) if len(ins) else float("nan")
-            off_upper = float(off["corr"].max()) if len(off) else 0.0
-            rows.append(dict(
-                step=int(step), accuracy=float(g["accuracy"].iloc[0]),
-                loss=float(g["loss"].iloc[0]) if "loss" in g else float("nan"), degree=int(d),
-                in_mean=in_mean, in_max=float(ins["corr"].max()) if len(ins) else float("nan"),
-                in_min=float(ins["corr"].min()) if len(ins) else float("nan"), in_count=len(ins),
-                off_mean=float(off["corr"].mean()) if len(off) else float("nan"), off_upper=off_upper,
-                off_q95=float(off["corr"].quantile(0.95)) if len(off) else float("nan"), off_count=len(off),
-                sampling_floor=floor, spikes=bool(in_mean > max(floor, off_upper)),
-            ))
-    return pd.DataFrame(rows)
-
-
-def transition_window(steps, accuracy, lo: float = 0.55, hi: float = 0.95) -> tuple[int, int | None]:
-    """The teacher's accuracy transition [t_lo, t_hi]: t_hi = first step with accuracy >= hi
-    (None if never); t_lo = the step just before the first one with accuracy >= lo (the last
-    step at chance before the rise starts; the first step if it starts above lo)."""
-    steps = np.asarray(steps)
-    accuracy = np.asarray(accuracy, dtype=float)
-    order = np.argsort(steps)
-    steps, accuracy = steps[order], accuracy[order]
-    above = np.flatnonzero(accuracy >= hi)
-    t_hi = int(steps[above[0]]) if len(above) else None
-    rise = np.flatnonzero(accuracy >= lo)
-    t_lo = int(steps[max(rise[0] - 1, 0)]) if len(rise) else int(steps[-1])
-    return t_lo, t_hi
-
-
-def curriculum_summary(table: pd.DataFrame, delta: float = 1e-3) -> dict:
-    """The accuracy transition and, per degree, the spike: peak step, value, ratios to both floors.
-
-    Returns a JSON-able dict: transition {t_lo, t95}, degrees: {j: {peak_step, peak_accuracy,
-    peak_in_mean, peak_in_max, off_mean, off_upper, sampling_floor, ratio_sampling,
-    ratio_off_mean, ratio_off_upper, spikes, precedes_t95, final_in_mean, final_in_max}}.
-    The peak is the step maximising in_mean - max(off_upper, sampling_floor).
-    """
-    summ = degree_summary(table, delta=delta)
-    acc = summ.groupby("step")["accuracy"].first()
-    t_lo, t95 = transition_window(acc.index.values, acc.values)
-    out = {"transition": {"t_lo": t_lo, "t95": t95}, "samples": table.attrs.get("samples"),
-           "delta": delta, "degrees": {}}
-    last = summ["step"].max()
-    for d, g in summ.groupby("degree"):
-        margin = g["in_mean"] - np.maximum(g["off_upper"], g["sampling_floor"])
-        r = g.loc[margin.idxmax()]
-        fin = g[g["step"] == last].iloc[0]
-        safe = lambda a, b: float(a / b) if b > 0 else float("inf")  # noqa: E731
-        out["degrees"][int(d)] = dict(
-            peak_step=int(r["step"]), peak_accuracy=float(r["accuracy"]), peak_in_mean=float(r["in_mean"]),
-            peak_in_max=float(r["in_max"]), off_mean=float(r["off_mean"]), off_upper=float(r["off_upper"]),
-            sampling_floor=float(r["sampling_floor"]), ratio_sampling=safe(r["in_mean"], r["sampling_floor"]),
-            ratio_off_mean=safe(r["in_mean"], r["off_mean"]), ratio_off_upper=safe(r["in_mean"], r["off_upper"]),
-            spikes=bool(r["spikes"]), precedes_t95=bool(t95 is not None and r["step"] < t95),
-            final_in_mean=float(fin["in_mean"]), final_in_max=float(fin["in_max"]),
-        )
-    return out
-
-
-# ----------------------------------------------------------------------------------------------
-# checkpoint choice
-# ----------------------------------------------------------------------------------------------
-def _accuracy_loss_series(run, table):
-    """(steps, accuracy, loss) per checkpoint: from the probe table, else from the run's history."""
+def _series_of(run, table) -> pd.DataFrame | None:
+    """step, accuracy, loss per checkpoint: from the probe table, else from the run's history
+    when it has an evaluation at every checkpoint (None otherwise: probe instead)."""
     if table is not None:
-        g = table.groupby("step").first()
-        return g.index.values.astype(int), g["accuracy"].values, g["loss"].values if "loss" in g else None
+        return table.groupby("step").first().reset_index()
     hist = getattr(run, "history", None)
     if hist is None:
         return None
@@ -176,25 +94,22 @@ def _accuracy_loss_series(run, table):
     if "step" not in h or "accuracy" not in h:
         return None
     h = h[h["step"].isin(list(run.steps))].drop_duplicates("step").sort_values("step")
-    if len(h) < len(run.steps):  # evals not at every checkpoint: probe instead
+    if len(h) < len(run.steps):
         return None
-    return h["step"].values.astype(int), h["accuracy"].values, h["loss"].values if "loss" in h else None
+    return h
 
 
 def choose_checkpoint(run=None, rule: str = "steepest", *, table: pd.DataFrame | None = None,
                       threshold: float = 0.6, degrees: Sequence[int] | None = None, **probe_kwargs) -> int:
     """A teacher checkpoint from inside the transition, for the 2-shot strategy.
 
-    Default "steepest": on the tiny (40, 4) teachers it gave the fastest 2-shot students
-    (median t95 1000 vs 1100 "peak" and 1300 "accuracy"; docs/probe.md).
-
-    rule="accuracy": the first checkpoint with accuracy >= ``threshold`` (default 0.6, docs/paper.md §3);
-    rule="peak": the checkpoint maximising max_{j in degrees} (in_mean_j - max(off_upper_j,
-      sampling_floor_j)) over low degrees (default 1..k-1): the peak of the implicit curriculum;
-    rule="steepest": the checkpoint with the steepest loss drop, central difference
-      (loss[i-1] - loss[i+1]) / (step[i+1] - step[i-1]).
-    Uses ``table`` (a probe_run table) when given; otherwise the run's history for "accuracy" and
-    "steepest" when it has them, else probes the run with ``probe_kwargs``.
+    rule="steepest" (default): ``curriculum.Transition`` of the held-out loss, mid point = the
+      checkpoint where the loss falls fastest (central difference) — the toolkit's one default;
+    rule="accuracy": the first checkpoint with accuracy >= ``threshold`` (Transition rule "threshold");
+    rule="peak": the checkpoint maximising the low-degree in-support correlation above both floors
+      (``curriculum.probe_table.curriculum_peak``; needs a probe).
+    Uses ``table`` (a probe_run table) when given; otherwise the run's history when it has an
+    evaluation at every checkpoint, else probes the run with ``probe_kwargs``.
     """
     if rule not in RULES:
         raise ValueError(f"rule must be one of {list(RULES)}; got rule={rule!r}.")
@@ -203,35 +118,22 @@ def choose_checkpoint(run=None, rule: str = "steepest", *, table: pd.DataFrame |
     if table is None and run is None:
         raise TypeError("choose_checkpoint needs a run or a probe table; got neither.")
     if table is not None:
-        _check_table(table)
-    series = _accuracy_loss_series(run, table) if rule != "peak" else None
-    if rule == "steepest" and series is not None and series[2] is None:
+        check_probe_table(table)
+    series = _series_of(run, table) if rule != "peak" else None
+    if rule == "steepest" and series is not None and "loss" not in series:
         series = None
     if series is None and rule != "peak" or rule == "peak" and table is None:
         table = probe_run(run, **probe_kwargs)
-        series = _accuracy_loss_series(None, table)
+        series = _series_of(None, table)
+    if rule == "peak":
+        return curriculum_peak(table, degrees)
+    steps = series["step"].to_numpy()
     if rule == "accuracy":
-        steps, acc, _ = series
-        hit = np.flatnonzero(np.asarray(acc) >= threshold)
-        if not len(hit):
-            raise ValueError(f"no checkpoint reaches accuracy >= {threshold}; max accuracy {np.max(acc):.3f}.")
-        return int(steps[hit[0]])
-    if rule == "steepest":
-        steps, _, loss = series
-        steps, loss = np.asarray(steps, float), np.asarray(loss, float)
-        if len(steps) < 3:
-            raise ValueError(f"rule='steepest' needs >= 3 checkpoints; got {len(steps)}.")
-        slope = (loss[:-2] - loss[2:]) / (steps[2:] - steps[:-2])
-        return int(steps[1 + int(np.argmax(slope))])
-    summ = degree_summary(table)
-    k = int(summ["degree"].max()) if table.attrs.get("k") is None else int(table.attrs["k"])
-    degs = tuple(range(1, max(k, 2))) if degrees is None else tuple(degrees)
-    s = summ[summ["degree"].isin(degs)].copy()
-    if s.empty:
-        raise ValueError(f"the probe table holds no degree in {degs}.")
-    s["margin"] = s["in_mean"] - np.maximum(s["off_upper"], s["sampling_floor"])
-    best = s.groupby("step")["margin"].max()
-    return int(best.idxmax())
+        tr = Transition.from_series(steps, series["accuracy"].to_numpy(), metric="accuracy", rule="threshold",
+                                    level=threshold)
+    else:
+        tr = Transition.from_series(steps, series["loss"].to_numpy(), metric="loss")
+    return tr.mid_checkpoint(steps)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -337,7 +239,7 @@ def predicted_vs_measured(run, step: int, table: pd.DataFrame, *, degree: int | 
     student_samples (optional) = the 2-shot student's samples to 95% (t95 x batch), reported as is.
     ``bounds_measurement`` is True when the prediction >= the measured threshold-learner count.
     """
-    _check_table(table)
+    check_probe_table(table)
     task = run.task
     g = table[(table["step"] == step) & table["in_support"]]
     if g.empty:
@@ -375,18 +277,17 @@ def plot_probe(table: pd.DataFrame, path=None, *, chosen: int | None = None, del
     """Figure like the paper's figure 2: teacher accuracy (top) and in-support mean |corr| per
     degree (bottom) vs step, the off-support band (mean..max) shaded per degree, the sampling
     floor dashed, the chosen checkpoint marked. Saves a PNG atomically when ``path`` is given."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib import rcParams
+    from matplotlib.figure import Figure
 
     summ = degree_summary(table, delta=delta)
-    fig, (ax0, ax1) = plt.subplots(2, 1, figsize=(7, 6), sharex=True, gridspec_kw=dict(height_ratios=[1, 2]))
+    fig = Figure(figsize=(7, 6))
+    ax0, ax1 = fig.subplots(2, 1, sharex=True, gridspec_kw=dict(height_ratios=[1, 2]))
     acc = summ.groupby("step")["accuracy"].first()
     ax0.plot(acc.index, acc.values, "k-", lw=1.5)
     ax0.set_ylabel("teacher accuracy")
     ax0.set_ylim(0.4, 1.02)
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colors = rcParams["axes.prop_cycle"].by_key()["color"]
     for i, (d, g) in enumerate(summ.groupby("degree")):
         c = colors[i % len(colors)]
         ax1.plot(g["step"], g["in_mean"], "-", color=c, lw=1.8, label=f"degree {d} (in-support mean)")
@@ -431,7 +332,8 @@ def _window(text: str | None):
 
 
 def cli_main(argv=None) -> int:
-    """pdistill probe RUN_DIR --samples N --out OUT: correlations.parquet, summary.json, probe.png."""
+    """pdistill probe RUN_DIR --samples N --out OUT: correlations.parquet + manifest.json (the probe
+    table, curriculum.artifacts), summary.json, probe.png."""
     ap = argparse.ArgumentParser(prog="pdistill probe", description=__doc__.split("\n")[0])
     ap.add_argument("run_dir", help="a teacher run directory (checkpoint-<step>/ subdirectories)")
     ap.add_argument("--samples", type=int, default=100_000, help="N fresh samples (default 1e5, the paper's)")
@@ -445,13 +347,19 @@ def cli_main(argv=None) -> int:
     ap.add_argument("--no-center", action="store_true", help="use p instead of p - mean(p)")
     args = ap.parse_args(argv)
     try:
+        ensure_writable_dir(args.out, "--out")
         run = _load_run(args.run_dir)
+        # the samples (int8), their float copy for the model, and a few float64 columns per checkpoint
+        check_fits(float(args.samples) * (run.task.n * 5 + 64), f"probing {args.samples} samples at n={run.task.n}")
         t0 = time.perf_counter()
         table = probe_run(run, samples=args.samples, off_support_per_degree=args.off_per_degree, seed=args.seed,
                           steps=args.steps, device=args.device, center=not args.no_center)
         wall = time.perf_counter() - t0
         out = Path(args.out)
-        write_parquet(table, out / "correlations.parquet")  # kept even if the choice below fails
+        probe_config = {"teacher_config": run.config.to_dict(), "samples": args.samples, "seed": args.seed,
+                        "off_support_per_degree": args.off_per_degree, "center": not args.no_center,
+                        "steps": sorted(int(s) for s in table["step"].unique())}
+        write_probe_table(out, table, probe_config)  # kept even if the choice below fails
         chosen = choose_checkpoint(run, args.rule, table=table, threshold=args.threshold)
     except (ValueError, TypeError, FileNotFoundError) as exc:  # CheckpointError is a ValueError
         print(f"pdistill probe: error: {exc}", file=sys.stderr)
@@ -462,7 +370,7 @@ def cli_main(argv=None) -> int:
     plot_probe(table, out / "probe.png", chosen=chosen)
     t = summary["transition"]
     print(f"probed {table['step'].nunique()} checkpoints at N={args.samples} in {wall:.1f}s; "
-          f"transition [{t['t_lo']}, {t['t95']}], chosen ({args.rule}) = {chosen}")
+          f"accuracy transition [{t['start']}, {t['end']}], chosen ({args.rule}) = {chosen}")
     for d, s in summary["degrees"].items():
         print(f"  degree {d}: peak {s['peak_in_mean']:.4f} at step {s['peak_step']} (acc {s['peak_accuracy']:.2f}); "
               f"x{s['ratio_off_mean']:.1f} off-mean, x{s['ratio_sampling']:.1f} sampling floor; spikes={s['spikes']}")

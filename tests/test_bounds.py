@@ -534,7 +534,7 @@ def test_cli_table(capsys):
 
 
 def test_cli_latex_and_errors(capsys):
-    from sims.cli import main
+    from pdistill.cli import main
 
     assert main(["bounds", "--d", "100", "--j", "1", "--rho", "0.1", "--delta", "0.01",
                  "--names", "support_recovery", "--latex"]) == 0

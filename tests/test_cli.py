@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from sims.cli import SUBCOMMANDS, main
+from pdistill.cli import SUBCOMMANDS, main
 
 
 @pytest.mark.parametrize("name", sorted(SUBCOMMANDS))
@@ -27,7 +27,7 @@ def test_unknown_command_exits_2_and_names_it(capsys):
 
 
 def test_bounds_subcommand_does_not_import_torch():
-    code = ("import sys, io, contextlib; from sims.cli import main\n"
+    code = ("import sys, io, contextlib; from pdistill.cli import main\n"
             "with contextlib.redirect_stdout(io.StringIO()): rc = main(['bounds', '--d', '100', '--k', '6', '--eps', '0.01'])\n"
             "print(rc, 'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

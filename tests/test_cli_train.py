@@ -8,7 +8,7 @@ import pandas as pd
 import torch
 
 from curriculum.transition import Transition
-from sims.cli import SUBCOMMANDS
+from pdistill.cli import SUBCOMMANDS
 from sims.cli_train import student_main, teacher_main
 from sims.train import TeacherRun
 

@@ -1,4 +1,4 @@
-"""sims.io: the shared atomic writers."""
+"""curriculum.io (re-exported as sims.io): the shared atomic writers."""
 from __future__ import annotations
 
 import json

@@ -266,7 +266,7 @@ def test_two_shot_beats_ce_for_a_two_head_student(tmp_path):
     teacher 8 heads, student 2 heads, Adam 1e-3, batch 32, checkpoints every 10 steps.
 
     Teachers of seeds 0..3 (no selection), students of seeds 0..3 each: 16 paired (teacher,
-    student) runs. Measured with benchmarks/transformer_distill.py (t95, evaluated every 50 steps):
+    student) runs. Measured with the engine (examples/sweeps/transformer_14_2.toml; t95, evaluated every 50 steps):
     2-shot reached 95% on 16/16 (median 400 steps), CE on 15/16 (median 1125); 2-shot was faster
     on 12/16 pairs. Runs are deterministic on CPU, so the thresholds below only leave room for
     float differences across platforms: median ratio >= 2 (measured 2.8), 2-shot reaches 95% on

@@ -28,9 +28,16 @@ from sims.probe import (
     probe_run,
     subset_correlations_all,
     thresholding_samples,
-    transition_window,
     write_parquet,
 )
+from curriculum.transition import Transition
+
+
+def _accuracy_window(run):
+    """(start, end) of the run's accuracy transition from its own evals (curriculum.Transition)."""
+    acc = run.accuracies()
+    tr = Transition.from_series(list(acc), list(acc.values()), metric="accuracy")
+    return tr.start, tr.end
 
 DELTA = 1e-6  # family-wise false-alarm rate of every statistical assertion below
 
@@ -187,11 +194,12 @@ def test_choose_checkpoint_rules_and_transition():
     assert choose_checkpoint(run, "peak", table=tab) == 300
     # loss drops most between 300 and 500 (fractions 0.3 -> 0.8): central difference picks 400
     assert choose_checkpoint(run, "steepest", table=tab) == 400
-    assert transition_window(acc.index, acc.values) == (100, 600)  # before the first >= 0.55 (0.575), first >= 0.95
+    # accuracy 0.5 -> 1.0: start = the step before the first >= 0.55 (0.575 at 200), end = first >= 0.95;
+    # the steepest central difference of accuracy is at 400 ((0.9 - 0.65) / 200)
     cs = curriculum_summary(tab)
-    assert cs["transition"] == {"t_lo": 100, "t95": 600}
+    assert cs["transition"] == {"start": 100, "mid": 400, "end": 600}
     d1 = cs["degrees"][1]
-    assert d1["peak_step"] == 300 and d1["spikes"] and d1["precedes_t95"]
+    assert d1["peak_step"] == 300 and d1["spikes"] and d1["precedes_end"]
     assert abs(d1["peak_in_max"] - 0.04 * 0.7) <= clt_tol(0.5 / math.sqrt(20_000), 1, DELTA)
     # without a table the rule probes the run itself
     assert choose_checkpoint(run, "peak", samples=20_000, seed=0, device=None, off_support_per_degree=50) == 300
@@ -267,8 +275,7 @@ def _check_curriculum(run, tab, N):
     assert len(fin) == 2 ** k - 2
     assert fin["corr"].max() < 3 / math.sqrt(N) + 0.005, fin.sort_values("corr").tail()
     # the chosen checkpoint lies inside the accuracy transition
-    acc = run.accuracies()
-    t_lo, t95 = transition_window(list(acc), list(acc.values()))
+    t_lo, t95 = _accuracy_window(run)
     for rule in RULES:
         c = choose_checkpoint(run, rule, table=tab)
         assert t95 is not None and t_lo <= c <= t95, (rule, c, t_lo, t95)
@@ -279,8 +286,7 @@ def test_tiny_teachers_show_the_curriculum(tiny_runs):
     """Cheap faithful version: probe the window [t_lo, t95] (from the run's own evals) + final."""
     N = 30_000
     for run in tiny_runs:
-        acc = run.accuracies()
-        t_lo, t95 = transition_window(list(acc), list(acc.values()))
+        t_lo, t95 = _accuracy_window(run)
         assert t95 is not None
         steps = [s for s in run.steps if t_lo <= s <= t95] + [run.final_step]
         tab = probe_run(run, samples=N, seed=0, steps=steps, device="cpu", off_support_per_degree=30)
@@ -290,7 +296,7 @@ def test_tiny_teachers_show_the_curriculum(tiny_runs):
 def test_cli_writes_parquet_summary_and_figure(tiny_runs, tmp_path):
     import json
 
-    from sims.cli import main
+    from pdistill.cli import main
 
     run = tiny_runs[0]
     out = tmp_path / "probe"
@@ -317,21 +323,23 @@ def test_cli_errors_name_the_problem_and_keep_the_table(tiny_runs, tmp_path, cap
     steps = tiny_runs[0].steps[:2]
     rc = cli_main([str(tiny_runs[0].out_dir), "--out", str(out), "--samples", "500", "--off-per-degree", "2",
                    "--steps", f"{steps[0]}:{steps[1]}"])
-    assert rc == 2 and "needs >= 3 checkpoints" in capsys.readouterr().err
+    assert rc == 2 and "needs >= 3 evaluations" in capsys.readouterr().err
     assert sorted(pd.read_parquet(out / "correlations.parquet")["step"].unique()) == steps
 
 
 def test_control_checkpoints_bracket_the_transition(tiny_runs):
-    from sims.curriculum import control_checkpoints
+    from sims.rule_study import control_checkpoints
 
     for run in tiny_runs:
         acc = run.accuracies()
         c = control_checkpoints(run)
-        t_lo, t95 = transition_window(list(acc), list(acc.values()))
-        assert c["before"] < c["edge"] == t_lo < t95 < c["after"] <= run.final_step
-        assert acc[c["before"]] < 0.55 and acc[c["edge"]] < 0.55 and acc[c["after"]] >= 0.95
+        tr = Transition.from_history(run.history)
+        mid = choose_checkpoint(run)  # the default rule: the loss transition's mid point
+        assert c["before"] < c["edge"] <= tr.start < mid < tr.end <= c["after"] <= run.final_step
+        assert acc[c["before"]] < 0.55 and acc[c["edge"]] < acc[mid] and acc[c["after"]] >= 0.95
+        t_lo, t95 = _accuracy_window(run)
         assert t_lo < choose_checkpoint(run, "accuracy") <= t95  # from the run's own evals, no probe
-    from sims.curriculum import two_shot_from_rule
+    from sims.rule_study import two_shot_from_rule
 
     spec = two_shot_from_rule(tiny_runs[0], "accuracy")
     assert spec.name == "two_shot_accuracy" and spec.checkpoint == choose_checkpoint(tiny_runs[0], "accuracy")
@@ -342,7 +350,7 @@ def test_control_checkpoints_bracket_the_transition(tiny_runs):
 def test_rule_study_quick_slow(tiny_runs):
     """2-shot students from each rule's checkpoint beat CE on the tiny teachers (2 teachers, 2 seeds)."""
     from sims.config import StudentConfig
-    from sims.curriculum import rule_study
+    from sims.rule_study import rule_study
 
     tab = rule_study(tiny_runs[:2], StudentConfig(seeds=(0, 1), steps=5000, early_stop=True), probe_samples=10_000)
     med = tab.groupby("strategy")["t95"].median()
@@ -358,7 +366,7 @@ def test_tiny_teachers_full_grid_slow(tmp_path):
         tab = probe_run(run, samples=N, seed=1, device="cpu")
         _check_curriculum(run, tab, N)
         cs = curriculum_summary(tab)
-        assert any(cs["degrees"][d]["spikes"] and cs["degrees"][d]["precedes_t95"] for d in range(1, run.task.k))
+        assert any(cs["degrees"][d]["spikes"] and cs["degrees"][d]["precedes_end"] for d in range(1, run.task.k))
 
 
 def test_rules_constant():
@@ -412,11 +420,6 @@ def _load_script(name):
 
 def test_benchmark_scripts_run_in_quick_mode(capsys):
     pytest.importorskip("torch")
-    d1 = _load_script("degree1_search")
-    assert d1.main(["--n", "12", "--k", "2", "--width", "32", "--steps", "200", "--probe-every", "100",
-                    "--N", "2000", "--seeds", "2"]) == 0
-    out = capsys.readouterr().out.strip().splitlines()
-    assert len(out) == 3 and '"spike"' in out[1]
     bench = _load_script("bench_probe")
     rows = bench.main(["--samples", "2000", "--width", "32", "--repeats", "1", "--threads", "1"])
     assert [r["n"] for r in rows] == [40, 100] and all(r["probe_one_ckpt_s"] > 0 for r in rows)

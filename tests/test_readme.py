@@ -29,7 +29,7 @@ def test_ci_runs_exactly_the_readme_test_command():
 
 def test_console_script_points_at_the_dispatcher():
     text = (ROOT / "pyproject.toml").read_text()
-    assert 'pdistill = "sims.cli:main"' in text
+    assert 'pdistill = "pdistill.cli:main"' in text
 
 
 def test_readme_python_tour_runs():

@@ -139,7 +139,7 @@ def test_bad_output_folder_and_foreign_sweep(tmp_path):
 def test_local_sweep_cli_end_to_end_and_resume(tmp_path, capsys):
     p = write_toy(tmp_path)
     out = tmp_path / "out"
-    from sims.cli import main as pdistill
+    from pdistill.cli import main as pdistill
 
     assert pdistill(["sweep", "plan", str(p)]) == 0  # through the `pdistill` dispatcher
     text = capsys.readouterr().out

@@ -6,38 +6,30 @@ import pkgutil
 import subprocess
 import sys
 
-import parity_theory
+import pytest
 
 
-def test_parity_theory_and_all_submodules_do_not_import_torch():
+def _fresh_import(names: list[str]) -> dict:
+    """Import ``names`` in a fresh interpreter: {'torch': loaded?, 'loaded': the names imported}."""
+    code = (
+        "import importlib, json, sys\n"
+        f"names = {names!r}\n"
+        "for n in names: importlib.import_module(n)\n"
+        "print(json.dumps({'torch': 'torch' in sys.modules, 'loaded': [n for n in names if n in sys.modules]}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("package, expected", [
+    ("parity_theory", ["parity_theory.fourier", "parity_theory.stats"]),
+    ("curriculum", ["curriculum.transition", "curriculum.artifacts"]),
+])
+def test_torch_free_packages_and_all_submodules_do_not_import_torch(package, expected):
+    mod = __import__(package)
     # every module and subpackage (recursively; e.g. parity_theory.bounds.*)
-    names = sorted(m.name for m in pkgutil.walk_packages(parity_theory.__path__, prefix="parity_theory."))
-    assert "parity_theory.fourier" in names and "parity_theory.stats" in names  # the walk found modules
-    code = (
-        "import importlib, json, sys\n"
-        f"names = {names!r}\n"
-        "import parity_theory\n"
-        "for n in names: importlib.import_module(n)\n"
-        "print(json.dumps({'torch': 'torch' in sys.modules, 'loaded': [n for n in names if n in sys.modules]}))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    result = json.loads(out.strip().splitlines()[-1])
-    assert result["loaded"] == names
-    assert result["torch"] is False, "importing parity_theory pulled in torch"
-
-
-def test_curriculum_does_not_import_torch():
-    import curriculum
-
-    names = sorted(m.name for m in pkgutil.walk_packages(curriculum.__path__, prefix="curriculum."))
-    assert "curriculum.transition" in names
-    code = (
-        "import importlib, json, sys\n"
-        f"names = {names!r}\n"
-        "for n in names: importlib.import_module(n)\n"
-        "print(json.dumps({'torch': 'torch' in sys.modules, 'loaded': [n for n in names if n in sys.modules]}))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    result = json.loads(out.strip().splitlines()[-1])
-    assert result["loaded"] == names
-    assert result["torch"] is False, "importing curriculum pulled in torch"
+    names = sorted(m.name for m in pkgutil.walk_packages(mod.__path__, prefix=f"{package}."))
+    assert set(expected) <= set(names)  # the walk found modules
+    result = _fresh_import([package, *names])
+    assert result["loaded"] == [package, *names]
+    assert result["torch"] is False, f"importing {package} pulled in torch"

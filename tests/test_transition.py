@@ -44,8 +44,11 @@ def test_loss_default_and_accuracy_agree_on_a_monotone_pair():
 
 
 @settings(max_examples=60, deadline=None)
-@given(t0=st.integers(200, 1800), w=st.floats(5, 200), a=st.floats(0.1, 10), b=st.floats(-5, 5))
-def test_invariant_under_increasing_affine_maps_and_flips(t0, w, a, b):
+@given(i=st.integers(10, 90), w=st.floats(5, 200), a=st.floats(0.1, 10), b=st.floats(-5, 5))
+def test_invariant_under_increasing_affine_maps_and_flips(i, w, a, b):
+    # t0 off the grid's midpoints: a sigmoid centred half-way between two evaluations has two
+    # exactly equal central differences, and rounding may then break the tie either way
+    t0 = 20 * i + 7
     steps = np.arange(0, 2001, 20)
     v = _sigmoid_accuracy(steps, t0, w)
     ref = Transition.from_series(steps, v, metric="accuracy")

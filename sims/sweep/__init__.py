@@ -1,7 +1,7 @@
 """Sweeps: a grid of configs x seeds -> units -> an executor (local process pool or Slurm via
 submitit) -> one long-format Parquet table per unit, resumable and idempotent.
 
-    spec = load_spec("examples/sweep_tiny.toml")
+    spec = load_spec("examples/sweeps/tiny.toml")
     print(plan_text(spec))
     run_sweep(spec, "runs/tiny")                 # or executor="slurm"
     df, missing = collect(SweepFolder("runs/tiny"))

@@ -122,7 +122,10 @@ def test_paper_scale_estimate_is_printed(capsys):
     out = capsys.readouterr().out
     assert "(100,6)" in out and "NOT a measurement" in out
     total = [ln for ln in out.splitlines() if ln.strip().startswith("total")]
-    assert total and float(total[0].split()[1]) > 1.0  # hours: a paper-scale run is not a CPU job
+    import re
+
+    hours = re.search(r"([0-9.]+) h\b", total[0]) if total else None
+    assert hours and float(hours.group(1)) > 1.0  # hours: a paper-scale run is not a CPU job
 
 
 def test_a_failing_check_is_reported_and_exits_1(monkeypatch, tmp_path, capsys):
@@ -169,3 +172,16 @@ def test_transformer_acceleration_runs(tmp_path):
 def test_transformer_is_reported_as_not_run_in_quick_mode(claims_by_name):
     c = claims_by_name["acceleration_transformer"]
     assert c["verdict"] == "inconclusive" and c["measured"].startswith("not run: skipped by --quick")
+
+
+def test_dry_run_prints_the_plan_and_trains_nothing(tmp_path, capsys):
+    for scale, kind in (("paper", "GPU"), ("cpu", "CPU")):
+        rc = main_cli(["--scale", scale, "--dry-run", "--out", str(tmp_path / "o"), "--cache-dir", str(tmp_path / "c")])
+        assert rc == 0
+        out = capsys.readouterr().out
+        assert f"on one {kind}" in out and "MLP teacher" in out and "total (sequential)" in out
+        assert "Transformer students" in out
+    # the paper's MLP teacher: n = 100 inputs, width 50,000, 2 outputs -> 100*5e4 + 5e4 + 2*5e4 + 2 parameters
+    main_cli(["--scale", "paper", "--dry-run", "--out", str(tmp_path / "o")])
+    assert f"{100 * 50_000 + 50_000 + 2 * 50_000 + 2:,}" in capsys.readouterr().out
+    assert not (tmp_path / "o").exists() and not (tmp_path / "c").exists()

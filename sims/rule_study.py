@@ -14,7 +14,7 @@ chosen checkpoint's rho_j, the samples a correlation-thresholding learner needs 
 checkpoint's outputs, and the 2-shot student's samples to 95%.
 
 Command line (the numbers in docs/probe.md):
-    python -m sims.curriculum --out /tmp/curriculum [--seeds 5] [--student-seeds 3] [--quick]
+    python -m sims.rule_study --out /tmp/curriculum [--seeds 5] [--student-seeds 3] [--quick]
 """
 from __future__ import annotations
 
@@ -28,7 +28,9 @@ import numpy as np
 import pandas as pd
 
 from .io import atomic_write_text
-from .probe import RULES, choose_checkpoint, curriculum_summary, predicted_vs_measured, probe_run, transition_window
+from curriculum.transition import Transition
+
+from .probe import RULES, choose_checkpoint, curriculum_summary, predicted_vs_measured, probe_run
 
 __all__ = ["two_shot_from_rule", "control_checkpoints", "rule_study", "cost_study", "main"]
 
@@ -46,23 +48,15 @@ def two_shot_from_rule(run, rule: str = "steepest", *, name: str | None = None, 
 
 
 def control_checkpoints(run, table: pd.DataFrame | None = None) -> dict[str, int]:
-    """Control checkpoints from the run's recorded accuracies (or the probe table):
-    "before": the checkpoint nearest t_lo / 2 (well on the plateau), "edge": t_lo (the last at
-    chance before t95), "after": the first checkpoint half-way or more from t95 to the final step."""
-    if table is not None:
-        acc = table.groupby("step")["accuracy"].first()
-        steps, accs = list(acc.index), list(acc.values)
-    else:
-        a = run.accuracies()
-        steps, accs = list(a), list(a.values())
-    t_lo, t95 = transition_window(steps, accs)
-    if t95 is None:
-        raise ValueError("control_checkpoints: the teacher never reaches 95% accuracy; no transition to bracket.")
-    final = max(run.steps)
-    target = t95 + (final - t95) / 2
-    after = min((s for s in run.steps if s >= target), default=final)
-    before = min(run.steps, key=lambda s: abs(s - t_lo / 2))
-    return {"before": int(before), "edge": int(t_lo), "after": int(after)}
+    """Control checkpoints "before", "edge" and "after" of the teacher's transition, named by
+    ``curriculum.Transition.checkpoints`` (the toolkit's one rule) from the run's history
+    (or the probe table's accuracy and loss)."""
+    hist = table.groupby("step").first().reset_index() if table is not None else run.history
+    tr = Transition.from_history(hist)
+    if not tr.complete:
+        raise ValueError("control_checkpoints: the teacher's loss never completes its transition; no transition to bracket.")
+    named = tr.checkpoints(run.steps)
+    return {k: named[k] for k in ("before", "edge", "after")}
 
 
 def rule_study(runs, student_config, *, rules=RULES, controls: bool = True, baselines=("ce", "one_shot"),
