@@ -39,7 +39,7 @@ __all__ = [
     "STRATEGY_NAMES",
 ]
 
-ARCHS = ("mlp", "transformer")
+ARCHS = ["mlp", "transformer"]  # model architectures ModelConfig accepts; sims.models.register_model adds to it
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "warmup_cosine")
 STRATEGY_NAMES = ("ce", "one_shot", "progressive", "two_shot", "k_shot")

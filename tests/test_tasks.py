@@ -147,6 +147,21 @@ def test_models_come_from_the_registry_keyed_by_arch():
         build_model("mlp", ModelInput(kind="tokens", n=10, vocab=5), ModelConfig(width=5), 1, [0])
     with pytest.raises(ValueError, match="arch must be one of"):
         build_model("rnn", 10, ModelConfig(width=5), 1, [0])
+    with pytest.raises(ValueError, match="ModelConfig.arch must be one of"):
+        ModelConfig(arch="linear_probe_test")
+
+
+def test_a_registered_architecture_trains_through_the_loop():
+    from sims.models import register_model
+    from sims.models.mlp import EnsembleMLP
+
+    @register_model("two_layer_test")
+    def _build(inp, config, ensemble_size, generators):  # an MLP of depth 2, registered under its own name
+        return EnsembleMLP(n=inp.n, width=config.width, depth=2, ensemble_size=ensemble_size, generators=generators)
+
+    cfg = ModelConfig(arch="two_layer_test", width=8)  # ModelConfig accepts it once registered
+    model, hist = train_ensemble(MAJ, cfg, OptimConfig(lr=1e-2), seeds=[0], device="cpu", **dict(SMALL, steps=20, eval_every=10))
+    assert model.depth == 2 and list(hist.step) == [0, 10, 20]
 
 
 # ----------------------------------------------------------------------------- per-position masked loss / metrics

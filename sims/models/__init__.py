@@ -30,9 +30,9 @@ from typing import Sequence
 
 import torch
 
-__all__ = ["build_model", "register_model", "member_state", "stack_states", "make_generators", "ARCHS"]
+from ..config import ARCHS  # the names ModelConfig accepts; register_model extends it
 
-ARCHS = ("mlp", "transformer")
+__all__ = ["build_model", "register_model", "member_state", "stack_states", "make_generators", "ARCHS"]
 
 
 def make_generators(generators, ensemble_size: int, owner: str = "model") -> list[torch.Generator]:
@@ -69,6 +69,8 @@ def register_model(arch: str):
     input kind it cannot read."""
     def deco(builder):
         _REGISTRY[arch] = builder
+        if arch not in ARCHS:
+            ARCHS.append(arch)
         return builder
     return deco
 
