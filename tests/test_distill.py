@@ -150,8 +150,9 @@ def test_students_paired_and_ensemble_equals_separate(small_teacher):
         alone = train_students(small_teacher, [strat], SMALL_S.replace(seeds=(seed,)), device="cpu", progress=False)
         a = c[(c.strategy == strat) & (c.seed == seed)].reset_index(drop=True)
         b = alone.curves.reset_index(drop=True)
-        np.testing.assert_allclose(a.loss, b.loss, rtol=1e-4, atol=1e-5)
-        np.testing.assert_allclose(a.accuracy, b.accuracy, atol=3 / 512)
+        # equal up to float32 rounding: batched matmuls of E = 8 and E = 1 members may sum in another order
+        pd.testing.assert_frame_equal(a.drop(columns="loss"), b.drop(columns="loss"), check_exact=True)
+        np.testing.assert_allclose(a.loss, b.loss, rtol=1e-6, atol=0)
         n_checked += 1
     assert n_checked == 3
 
