@@ -261,3 +261,18 @@ def test_label_targets_and_model_targets_shapes():
     with torch.no_grad():
         expect = torch.softmax(teacher(data.x[1]), -1)[0]
     torch.testing.assert_close(qt[1], expect)
+
+
+def test_loop_entry_points_reject_bad_input_clearly():
+    from sims.loop import LoopSpec
+
+    with pytest.raises(ValueError, match=r"train_ensemble.seeds must be a non-empty list of distinct ints >= 0; got \[1, 1\]"):
+        train_ensemble(MAJ, ModelConfig(width=4), OptimConfig(), seeds=[1, 1], steps=2)
+    with pytest.raises(ValueError, match="train_ensemble.seeds\\[i\\] must be an int >= 0; got -1."):
+        train_ensemble(MAJ, ModelConfig(width=4), OptimConfig(), seeds=[-1], steps=2)
+    with pytest.raises(TypeError, match="task must be a sims.tasks.Task"):
+        train_ensemble(object(), ModelConfig(width=4), OptimConfig(), seeds=[0], steps=2)
+    with pytest.raises(ValueError, match="LoopSpec.steps must be a positive int; got 0."):
+        LoopSpec(optim=OptimConfig(), steps=0, batch=1, eval_every=1)
+    with pytest.raises(TypeError, match="LoopSpec.optim must be an OptimConfig; got dict."):
+        LoopSpec(optim={}, steps=1, batch=1, eval_every=1)
