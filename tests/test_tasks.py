@@ -276,3 +276,72 @@ def test_loop_entry_points_reject_bad_input_clearly():
         LoopSpec(optim=OptimConfig(), steps=0, batch=1, eval_every=1)
     with pytest.raises(TypeError, match="LoopSpec.optim must be an OptimConfig; got dict."):
         LoopSpec(optim={}, steps=1, batch=1, eval_every=1)
+
+
+# ----------------------------------------------------------------------------- a sequence task: tokens, P positions, a mask
+class ShiftTokens(Task):
+    """Tokens x in [0, V)^T; at each position the label is (x_t + 1) mod V, and only a random half
+    of the positions count (the mask) — the shape of a masked-LM batch, learnable position-wise."""
+
+    name = "shift_tokens"
+
+    def __init__(self, V: int = 5, T: int = 6):
+        self.V, self.T = V, T
+
+    def model_input(self) -> ModelInput:
+        return ModelInput(kind="tokens", n=self.T, n_classes=self.V, positions=self.T, vocab=self.V)
+
+    def stream(self, seed: int) -> _BitStream:
+        return _BitStream(1, seed)  # only its generator is used
+
+    def sample(self, streams, batch: int) -> Batch:
+        xs, ms = [], []
+        for s in streams:
+            xs.append(torch.randint(0, self.V, (batch, self.T), generator=s.generator))
+            ms.append(torch.rand(batch, self.T, generator=s.generator) < 0.5)
+        x = torch.stack(xs)
+        return Batch(x, (x + 1) % self.V, torch.stack(ms))
+
+
+class _TokenEnsemble(torch.nn.Module):
+    """E members: embedding (V, d) then a per-position linear map to V logits: (B, T) or (E, B, T) -> (E, B, T, V)."""
+
+    def __init__(self, V, d, E, generators):
+        super().__init__()
+        from sims.models import make_generators
+
+        gens = make_generators(generators, E)
+        self.emb = torch.nn.Parameter(torch.stack([torch.randn(V, d, generator=g) for g in gens]))
+        self.out = torch.nn.Parameter(torch.stack([torch.randn(d, V, generator=g) / d ** 0.5 for g in gens]))
+
+    def forward(self, x):
+        E = self.emb.shape[0]
+        if x.dim() == 2:
+            x = x.unsqueeze(0).expand(E, *x.shape)
+        h = torch.stack([self.emb[e][x[e]] for e in range(E)])               # (E, B, T, d)
+        return torch.einsum("ebtd,edv->ebtv", h, self.out)
+
+
+def test_a_masked_sequence_task_trains_through_the_same_loop():
+    """Per-position outputs with a mask go through the loop unchanged (autograd path, masked loss
+    and metrics): a registered token model learns the shift map; an untrained one sits near chance
+    1/V = 0.2. Held-out accuracy over ~1024 * 6 / 2 masked positions, stderr <= 0.01; 0.9 is far
+    above chance and far below the attainable 1."""
+    from sims.models import register_model
+
+    @register_model("token_test")
+    def _build(inp, config, ensemble_size, generators):
+        assert inp.kind == "tokens" and inp.positions == inp.n
+        return _TokenEnsemble(inp.vocab, config.width, ensemble_size, generators)
+
+    task = ShiftTokens()
+    model, hist = train_ensemble(task, ModelConfig(arch="token_test", width=8), OptimConfig(lr=3e-2), seeds=[0, 1],
+                                 device="cpu", steps=200, batch=32, eval_every=100, eval_size=1024)
+    first, last = hist[hist.step == 0], hist[hist.step == 200]
+    assert (first.accuracy < 0.5).all() and (last.accuracy >= 0.9).all(), hist
+    # a student from the trained teacher's soft targets, per position
+    teacher = model  # two members: member e teaches student e
+    _, shist = train_ensemble(task, ModelConfig(arch="token_test", width=8), OptimConfig(lr=3e-2), seeds=[2, 3], device="cpu",
+                              steps=200, batch=32, eval_every=100, eval_size=1024,
+                              targets=ModelTargets(task, 2, teacher, tau=1.0), init_label="student-init")
+    assert (shist[shist.step == 200].accuracy >= 0.9).all(), shist
