@@ -181,13 +181,19 @@ def _brute_loss(z, q, mask):
     return np.array(out)
 
 
-def test_masked_per_position_loss_matches_brute_force():
-    g = torch.Generator().manual_seed(0)
-    E, B, P, C = 3, 4, 5, 6
+def _random_outputs(seed: int, E: int, B: int, P: int, C: int, keep: float):
+    """(generator, logits (E, B, P, C) float64, labels (B, P), mask (B, P) with ~keep True, at least one)."""
+    g = torch.Generator().manual_seed(seed)
     z = torch.randn(E, B, P, C, generator=g, dtype=torch.float64)
     labels = torch.randint(0, C, (B, P), generator=g)
-    mask = torch.rand(B, P, generator=g) < 0.5
+    mask = torch.rand(B, P, generator=g) < keep
     mask[0, 0] = True
+    return g, z, labels, mask
+
+
+def test_masked_per_position_loss_matches_brute_force():
+    E, B, P, C = 3, 4, 5, 6
+    g, z, labels, mask = _random_outputs(0, E, B, P, C, keep=0.5)
     teacher = torch.randn(B, P, C, generator=g, dtype=torch.float64)
     q = soft_targets(labels, C, teacher, tau=0.7, alpha=0.25).expand(E, -1, -1, -1)
     got = soft_xent(z, q, mask.expand(E, -1, -1)).numpy()
@@ -214,11 +220,8 @@ class _FixedLogits(torch.nn.Module):
 
 
 def test_masked_metrics_count_only_masked_positions():
-    g = torch.Generator().manual_seed(1)
     E, M, P, C = 2, 70, 3, 4
-    z = torch.randn(E, M, P, C, generator=g, dtype=torch.float64)
-    labels = torch.randint(0, C, (M, P), generator=g)
-    mask = torch.rand(M, P, generator=g) < 0.6
+    _, z, labels, mask = _random_outputs(1, E, M, P, C, keep=0.6)
     out = evaluate_members(_FixedLogits(z), Batch(torch.zeros(M, 1), labels, mask), max_elems=E * 4 * 64)  # several chunks
     zn, ln, mn = z.numpy(), labels.numpy(), mask.numpy()
     for e in range(E):
