@@ -167,13 +167,16 @@ def get_students(ctx: Context, run, cfg, label: str = "", strategies=None) -> tu
     (inf = not reached), samples95; curves has strategy, seed, step, accuracy. ``strategies``: None
     (cfg.strategies) or names / engine Strategy objects (their repr enters the cache key). Cached
     on disk and in ctx."""
+    from sims.distill import with_two_shot_checkpoint
+
+    cfg = with_two_shot_checkpoint(cfg, run, strategies)  # "two_shot" by name: the mid-transition checkpoint
     thash = _hash(run.config)
     skey = "" if strategies is None else repr(list(strategies))
     key = "students:" + hashlib.sha256((thash + _hash(cfg) + skey).encode()).hexdigest()[:16]
 
     def build():
         folder = ctx.cache_dir / engine_version(run.config.model.arch) / key.replace(":", "-")
-        s_path, c_path = folder / "summary.parquet", folder / "curves.parquet"
+        s_path, c_path = folder / "results.parquet", folder / "curves.parquet"
         if s_path.is_file() and c_path.is_file():
             return pd.read_parquet(s_path), pd.read_parquet(c_path)
         ctx.apply_threads()

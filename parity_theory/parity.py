@@ -9,34 +9,9 @@ from numbers import Integral
 
 import numpy as np
 
+from .validation import check_generator, check_int
+
 __all__ = ["ParityTask", "check_generator", "check_int", "check_pm1"]
-
-
-def check_generator(rng, name: str = "rng") -> np.random.Generator:
-    """Return ``rng`` if it is a numpy Generator, else raise TypeError naming ``name``."""
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(
-            f"{name} must be a numpy.random.Generator (e.g. numpy.random.default_rng(seed)); "
-            f"got {type(rng).__name__}."
-        )
-    return rng
-
-
-def check_int(value, name: str, lo: int = 1) -> int:
-    """Return ``value`` as an int if it is an integer (not a bool) >= ``lo``; else TypeError / ValueError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{name} must be an int >= {lo}; got {name}={value!r} ({type(value).__name__}).")
-    if value < lo:
-        raise ValueError(f"{name} must be an int >= {lo}; got {name}={value}.")
-    return int(value)
-
-
-def _positive_int(value, name: str, owner: str = "ParityTask") -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{owner}.{name} must be a positive int; got {name}={value!r} ({type(value).__name__}).")
-    if value < 1:
-        raise ValueError(f"{owner}.{name} must be a positive int; got {name}={value}.")
-    return int(value)
 
 
 def check_pm1(x, name: str = "x", n: int | None = None) -> np.ndarray:
@@ -67,7 +42,7 @@ class ParityTask:
     support: tuple[int, ...]
 
     def __post_init__(self):
-        n = _positive_int(self.n, "n")
+        n = check_int(self.n, "n", owner="ParityTask")
         try:
             support = tuple(self.support)
         except TypeError:
@@ -92,8 +67,8 @@ class ParityTask:
     @classmethod
     def random(cls, n: int, k: int, rng: np.random.Generator) -> "ParityTask":
         """A task with a support of size k drawn uniformly from the C(n, k) subsets."""
-        n = _positive_int(n, "n")
-        k = _positive_int(k, "k")
+        n = check_int(n, "n", owner="ParityTask")
+        k = check_int(k, "k", owner="ParityTask")
         if k > n:
             raise ValueError(f"ParityTask.k must be an int in [1, n]; got k={k} with n={n}.")
         check_generator(rng)
@@ -101,7 +76,7 @@ class ParityTask:
 
     def sample(self, m: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """m fresh samples: x int8 (m, n) in {-1,+1}, y = chi_S(x) int8 (m,)."""
-        m = _positive_int(m, "m", owner="ParityTask.sample")
+        m = check_int(m, "m", owner="ParityTask.sample")
         check_generator(rng)
         x = rng.integers(0, 2, size=(m, self.n), dtype=np.int8)
         x *= 2

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from numbers import Real
 from statistics import NormalDist
 
 import numpy as np
 
-from .parity import check_int
+from .validation import check_float, check_int
 
 __all__ = ["Estimate", "hoeffding_tol", "clt_tol", "noise_floor", "required_samples"]
 
@@ -49,11 +48,7 @@ class Estimate:
 
 
 def _check_delta(delta) -> float:
-    if isinstance(delta, bool) or not isinstance(delta, Real):
-        raise TypeError(f"delta must be a probability in (0, 1); got delta={delta!r} ({type(delta).__name__}).")
-    if not 0.0 < float(delta) < 1.0:  # also rejects NaN
-        raise ValueError(f"delta must be a probability in (0, 1); got delta={delta!r}.")
-    return float(delta)
+    return check_float(delta, "delta", lo=0.0, hi=1.0, lo_open=True, hi_open=True)
 
 
 def _check_range(value_range) -> tuple[float, float]:
@@ -108,15 +103,12 @@ def noise_floor(m: int, second_moment: float = 0.25, quantile: float | None = No
     Example: m = 1e5, E[f^2] = 0.25 -> mean 1.26e-3; the 0.999 quantile is 5.2e-3.
     """
     m = check_int(m, "m")
-    if isinstance(second_moment, bool) or not isinstance(second_moment, Real) or not (
-            math.isfinite(second_moment) and second_moment >= 0):
-        raise ValueError(f"second_moment must be a finite real >= 0; got second_moment={second_moment!r}.")
-    s = math.sqrt(float(second_moment) / m)
+    second_moment = check_float(second_moment, "second_moment", lo=0.0)
+    s = math.sqrt(second_moment / m)
     if quantile is None:
         return s * math.sqrt(2.0 / math.pi)
-    if isinstance(quantile, bool) or not isinstance(quantile, Real) or not 0.0 < float(quantile) < 1.0:
-        raise ValueError(f"quantile must be in (0, 1) or None; got quantile={quantile!r}.")
-    return s * NormalDist().inv_cdf((1.0 + float(quantile)) / 2.0)
+    quantile = check_float(quantile, "quantile", lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+    return s * NormalDist().inv_cdf((1.0 + quantile) / 2.0)
 
 
 def required_samples(rho: float, n_checks: int = 1, delta: float = 1e-6,
@@ -126,8 +118,7 @@ def required_samples(rho: float, n_checks: int = 1, delta: float = 1e-6,
     With that m, thresholding at rho / 2 separates all coefficients >= rho from zeros
     (docs/paper.md §4: N >= (8 / rho^2) ln(2 d / delta) for range [-1, 1] and d checks).
     """
-    if isinstance(rho, bool) or not isinstance(rho, Real) or not (math.isfinite(rho) and rho > 0):
-        raise ValueError(f"rho must be a finite real > 0; got rho={rho!r}.")
+    rho = check_float(rho, "rho", lo=0.0, lo_open=True)
     n_checks = check_int(n_checks, "n_checks")
     delta = _check_delta(delta)
     lo, hi = _check_range(value_range)

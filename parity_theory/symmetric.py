@@ -13,20 +13,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from numbers import Integral, Real
 
 import numpy as np
+
+from .validation import check_float, check_int
 
 __all__ = ["krawtchouk", "krawtchouk_matrix", "degree_weights", "fourier_by_degree", "fourier_two_block",
            "support_spectrum", "values_by_j", "relu_values"]
 
 
 def _check_k(k) -> int:
-    if isinstance(k, bool) or not isinstance(k, Integral):
-        raise TypeError(f"k must be an int >= 0; got k={k!r} ({type(k).__name__}).")
-    if k < 0:
-        raise ValueError(f"k must be an int >= 0; got k={k!r}.")
-    return int(k)
+    return check_int(k, "k", lo=0)
 
 
 def krawtchouk(k: int, m: int, j: int) -> int:
@@ -34,10 +31,7 @@ def krawtchouk(k: int, m: int, j: int) -> int:
     any x in {-1,+1}^k with j entries -1 (exact integer)."""
     k = _check_k(k)
     for name, v in (("m", m), ("j", j)):
-        if isinstance(v, bool) or not isinstance(v, Integral):
-            raise TypeError(f"{name} must be an int in [0, k] = [0, {k}]; got {name}={v!r} ({type(v).__name__}).")
-        if not 0 <= v <= k:
-            raise ValueError(f"{name} must be an int in [0, k] = [0, {k}]; got {name}={v!r}.")
+        check_int(v, name, lo=0, hi=k)
     return sum((-1) ** t * math.comb(j, t) * math.comb(k - j, m - t) for t in range(0, min(j, m) + 1))
 
 
@@ -143,6 +137,5 @@ def values_by_j(g: Callable[[int], float], k: int) -> np.ndarray:
 
 def relu_values(k: int, b: float = 0.0) -> np.ndarray:
     """values_by_j for g(s) = ReLU(s + b) (docs/paper.md §4's example; not normalised)."""
-    if isinstance(b, bool) or not isinstance(b, Real) or not math.isfinite(b):
-        raise ValueError(f"b must be a finite real; got b={b!r}.")
+    b = check_float(b, "b")
     return values_by_j(lambda s: max(s + b, 0.0), k)

@@ -41,8 +41,8 @@ def _common_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--eval-every", type=int, help="evaluate every this many steps (default 100)")
     p.add_argument("--eval-size", type=int, help="held-out samples (default 4096)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: the machine's cores)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars (they show only when stderr is a terminal)")
 
 
 def _parse(p: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
@@ -53,10 +53,11 @@ def _parse(p: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Names
     a = p.parse_args(argv)
     if a.threads is not None and a.threads < 1:
         p.error(f"--threads must be a positive int; got {a.threads}")
-    if a.threads:
-        import torch
+    import torch
 
-        torch.set_num_threads(a.threads)
+    from .devices import machine_cores
+
+    torch.set_num_threads(a.threads or machine_cores())
     return a
 
 
@@ -185,8 +186,8 @@ def student_main(argv: list[str] | None = None) -> int:
     p.add_argument("--interval", type=int, help="progressive: update the checkpoint every this many student steps")
     p.add_argument("--lookahead", type=int, help="progressive: checkpoints ahead of the student (default 1; 0 = current)")
     p.add_argument("--plateau-patience", type=int, help="progressive: advance when accuracy plateaus this many evals")
-    p.add_argument("--two-shot-threshold", type=float, help="two_shot: first checkpoint with teacher accuracy >= this (0.6)")
-    p.add_argument("--two-shot-checkpoint", type=int, help="two_shot: explicit checkpoint step")
+    p.add_argument("--two-shot-checkpoint", type=int,
+                   help="two_shot: teacher checkpoint step (default: the mid point of the teacher's accuracy transition)")
     p.add_argument("--two-shot-steps", type=int, help="two_shot: student steps on that checkpoint (default: its step)")
     p.add_argument("--k-shot", help="k_shot pairs checkpoint:steps,checkpoint:steps (then the final teacher)")
     p.add_argument("--early-stop", action="store_true", help="stop once every student reached 99%%")
@@ -194,7 +195,7 @@ def student_main(argv: list[str] | None = None) -> int:
     a = _parse(p, argv)
     try:
         from .config import StudentConfig
-        from .distill import train_students
+        from .distill import train_students, with_two_shot_checkpoint
         from .train import TeacherRun
 
         d = _base(a, "student", {"width": 16})
@@ -202,7 +203,7 @@ def student_main(argv: list[str] | None = None) -> int:
             _put(d, flag, getattr(a, flag))
         for flag, key in (("multiplier", "progressive_multiplier"), ("interval", "progressive_interval"),
                           ("lookahead", "progressive_lookahead"), ("plateau_patience", "plateau_patience"),
-                          ("two_shot_threshold", "two_shot_threshold"), ("two_shot_checkpoint", "two_shot_checkpoint"),
+                          ("two_shot_checkpoint", "two_shot_checkpoint"),
                           ("two_shot_steps", "two_shot_steps")):
             _put(d, key, getattr(a, flag))
         if a.strategies:
@@ -219,10 +220,14 @@ def student_main(argv: list[str] | None = None) -> int:
         _model_optim(d, a)
         cfg = StudentConfig.from_dict(d)
         run = TeacherRun.load(a.teacher)
+        given = cfg.two_shot_checkpoint
+        cfg = with_two_shot_checkpoint(cfg, run)
+        if given is None and cfg.two_shot_checkpoint is not None:
+            print(f"pdistill student: two_shot uses teacher checkpoint {cfg.two_shot_checkpoint} "
+                  f"(mid point of the teacher's accuracy transition; --two-shot-checkpoint overrides)")
         res = None if a.force else _existing_results(a.out, cfg, run)
         if res is None:
-            res = train_students(run, None, cfg, device=a.device, progress=not a.quiet)
-            res.save(a.out)
+            res = train_students(run, None, cfg, device=a.device, progress=not a.quiet, out_dir=a.out)
         else:
             print(f"pdistill student: {a.out} already holds these results (same config and teacher); --force retrains.")
     except (ValueError, TypeError, FileNotFoundError, FloatingPointError) as exc:

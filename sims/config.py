@@ -15,14 +15,19 @@ try:
 except ImportError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 from dataclasses import asdict, dataclass, field, fields, replace
-from numbers import Integral, Real
+from typing import ClassVar
+from numbers import Integral
 from pathlib import Path
 
 import numpy as np
 
 from parity_theory.parity import ParityTask
+from parity_theory.validation import check_bool, check_choice, check_float, check_int
 
 __all__ = [
+    "ConfigBase",
+    "TASK_KINDS",
+    "register_task_config",
     "TaskConfig",
     "ModelConfig",
     "OptimConfig",
@@ -34,52 +39,21 @@ __all__ = [
     "STRATEGY_NAMES",
 ]
 
-ARCHS = ("mlp", "transformer")
+ARCHS = ["mlp", "transformer"]  # model architectures ModelConfig accepts; sims.models.register_model adds to it
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "warmup_cosine")
 STRATEGY_NAMES = ("ce", "one_shot", "progressive", "two_shot", "k_shot")
 
 
-# ----------------------------------------------------------------------------- validators
-def _int(owner: str, name: str, value, lo: int | None = 1, allow_none: bool = False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        what = "a positive int" if lo == 1 else (f"an int >= {lo}" if lo is not None else "an int")
-        raise TypeError(f"{owner}.{name} must be {what}; got {value!r} ({type(value).__name__}).")
-    if lo is not None and value < lo:
-        what = "a positive int" if lo == 1 else f"an int >= {lo}"
-        raise ValueError(f"{owner}.{name} must be {what}; got {value}.")
-    return int(value)
-
-
-def _float(owner: str, name: str, value, lo: float | None = None, hi: float | None = None,
-           lo_open: bool = False, hi_open: bool = False, allow_none: bool = False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{owner}.{name} must be a real number; got {value!r} ({type(value).__name__}).")
-    v = float(value)
-    if not math.isfinite(v):
-        raise ValueError(f"{owner}.{name} must be finite; got {v}.")
-    lo_bad = lo is not None and (v <= lo if lo_open else v < lo)
-    hi_bad = hi is not None and (v >= hi if hi_open else v > hi)
-    if lo_bad or hi_bad:
-        lb = "(" if lo_open else "["
-        rb = ")" if hi_open else "]"
-        rng = f"{lb}{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}{rb}"
-        raise ValueError(f"{owner}.{name} must lie in {rng}; got {v}.")
-    return v
-
-
-def _choice(owner: str, name: str, value, choices):
-    if value not in choices:
-        raise ValueError(f"{owner}.{name} must be one of {list(choices)}; got {value!r}.")
-    return value
-
-
+# ----------------------------------------------------------------------------- helpers
 def _set(obj, name, value):
     object.__setattr__(obj, name, value)
+
+
+def _accepted(typ) -> tuple:
+    """The classes a sub-config slot of type ``typ`` accepts: every registered task config for the
+    task slot, else ``typ`` itself."""
+    return tuple(TASK_KINDS.values()) if typ is TaskConfig else (typ,)
 
 
 def _coerce_nested(obj, owner: str) -> None:
@@ -90,8 +64,9 @@ def _coerce_nested(obj, owner: str) -> None:
         if isinstance(v, dict):
             v = typ.from_dict(v)
             _set(obj, name, v)
-        if not isinstance(v, typ):
-            raise TypeError(f"{owner}.{name} must be a {typ.__name__} (or dict); got {type(v).__name__}.")
+        if not isinstance(v, _accepted(typ)):
+            names = " / ".join(t.__name__ for t in _accepted(typ))
+            raise TypeError(f"{owner}.{name} must be a {names} (or dict); got {type(v).__name__}.")
 
 
 def _from_mapping(cls, d: dict, nested: dict[str, type] | None = None):
@@ -106,7 +81,7 @@ def _from_mapping(cls, d: dict, nested: dict[str, type] | None = None):
         raise ValueError(f"{cls.__name__}: unknown keys {unknown}; allowed: {sorted(names)}.")
     kw = dict(d)
     for key, sub in (nested or {}).items():
-        if key in kw and not isinstance(kw[key], sub):
+        if key in kw and not isinstance(kw[key], _accepted(sub)):
             kw[key] = sub.from_dict(kw[key])
     return cls(**kw)
 
@@ -143,9 +118,16 @@ def load_toml(path: str | Path) -> dict:
         return tomllib.load(fh)
 
 
-class _Base:
+class ConfigBase:
+    """Base of the frozen configs: ``to_dict`` / ``from_dict`` / ``from_toml`` / ``replace`` / ``hash``."""
+
     def to_dict(self) -> dict:
-        return _canonical(asdict(self))
+        d = _canonical(asdict(self))
+        for name in (type(self)._nested() if hasattr(type(self), "_nested") else {}):
+            kind = getattr(type(getattr(self, name)), "kind", None)
+            if kind is not None and kind != "parity":  # parity dicts carry no kind: their hashes stay as they were
+                d[name] = {"kind": kind, **d[name]}
+        return d
 
     def hash(self) -> str:
         return config_hash(self)
@@ -175,9 +157,27 @@ class _Base:
 
 
 # ----------------------------------------------------------------------------- configs
+TASK_KINDS: dict[str, type] = {}
+
+
+def register_task_config(kind: str):
+    """Class decorator: register a frozen task config (a ConfigBase dataclass with ``make_task()``
+    returning a ``sims.tasks.Task``) under ``kind``. ``TeacherConfig.task`` then accepts it, and a
+    dict / TOML table with ``kind = "<kind>"`` builds it (no kind: parity)."""
+    def deco(cls):
+        cls.kind = kind
+        TASK_KINDS[kind] = cls
+        return cls
+    return deco
+
+
+@register_task_config("parity")
 @dataclass(frozen=True)
-class TaskConfig(_Base):
-    """(n, k)-sparse parity; the support is explicit or drawn from ``support_seed``."""
+class TaskConfig(ConfigBase):
+    """(n, k)-sparse parity; the support is explicit or drawn from ``support_seed``.
+    ``TaskConfig.from_dict`` dispatches on a ``kind`` key to other registered task configs."""
+
+    kind: ClassVar[str] = "parity"
 
     n: int = 40
     k: int = 4
@@ -186,18 +186,28 @@ class TaskConfig(_Base):
 
     def __post_init__(self):
         o = "TaskConfig"
-        n = _int(o, "n", self.n)
-        k = _int(o, "k", self.k)
+        n = check_int(self.n, "n", owner=o)
+        k = check_int(self.k, "k", owner=o)
         if k > n:
             raise ValueError(f"TaskConfig.k must be an int in [1, n]; got k={k} with n={n}.")
         _set(self, "n", n)
         _set(self, "k", k)
-        _set(self, "support_seed", _int(o, "support_seed", self.support_seed, lo=0))
+        _set(self, "support_seed", check_int(self.support_seed, "support_seed", lo=0, owner=o))
         if self.support is not None:
             sup = ParityTask(n, tuple(self.support)).support  # validates indices
             if len(sup) != k:
                 raise ValueError(f"TaskConfig.support must have k={k} indices; got {len(sup)} in {tuple(self.support)!r}.")
             _set(self, "support", tuple(sup))
+
+    @classmethod
+    def from_dict(cls, d: dict):
+        if isinstance(d, dict) and "kind" in d:
+            d = dict(d)
+            kind = d.pop("kind")
+            check_choice(kind, "kind", sorted(TASK_KINDS), owner="TaskConfig")
+            if TASK_KINDS[kind] is not cls:
+                return TASK_KINDS[kind].from_dict(d)
+        return _from_mapping(cls, d)
 
     def make_task(self) -> ParityTask:
         if self.support is not None:
@@ -206,7 +216,7 @@ class TaskConfig(_Base):
 
 
 @dataclass(frozen=True)
-class ModelConfig(_Base):
+class ModelConfig(ConfigBase):
     """Model shape. MLP: ``width`` hidden units in each of ``depth`` hidden ReLU layers.
     Transformer: ``n_layers`` pre-norm blocks of ``n_heads`` heads of ``head_dim``, MLP ratio
     ``mlp_ratio``, class read at the last position or a CLS token (``readout``); ``causal``
@@ -226,21 +236,20 @@ class ModelConfig(_Base):
 
     def __post_init__(self):
         o = "ModelConfig"
-        _choice(o, "arch", self.arch, ARCHS)
-        _set(self, "width", _int(o, "width", self.width))
-        _set(self, "depth", _int(o, "depth", self.depth))
-        _set(self, "n_layers", _int(o, "n_layers", self.n_layers))
-        _set(self, "n_heads", _int(o, "n_heads", self.n_heads))
-        _set(self, "head_dim", _int(o, "head_dim", self.head_dim))
-        _set(self, "mlp_ratio", _int(o, "mlp_ratio", self.mlp_ratio))
-        _choice(o, "readout", self.readout, ("last", "cls"))
-        if self.causal is not None and not isinstance(self.causal, bool):
-            raise TypeError(f"{o}.causal must be None or a bool; got {self.causal!r}.")
-        _choice(o, "init", self.init, ("pytorch", "gpt2"))
+        check_choice(self.arch, "arch", ARCHS, owner=o)
+        _set(self, "width", check_int(self.width, "width", owner=o))
+        _set(self, "depth", check_int(self.depth, "depth", owner=o))
+        _set(self, "n_layers", check_int(self.n_layers, "n_layers", owner=o))
+        _set(self, "n_heads", check_int(self.n_heads, "n_heads", owner=o))
+        _set(self, "head_dim", check_int(self.head_dim, "head_dim", owner=o))
+        _set(self, "mlp_ratio", check_int(self.mlp_ratio, "mlp_ratio", owner=o))
+        check_choice(self.readout, "readout", ("last", "cls"), owner=o)
+        check_bool(self.causal, "causal", allow_none=True, owner=o)
+        check_choice(self.init, "init", ("pytorch", "gpt2"), owner=o)
 
 
 @dataclass(frozen=True)
-class OptimConfig(_Base):
+class OptimConfig(ConfigBase):
     """Optimizer: sgd | adam | adamw, lr, momentum (sgd), betas (adam*), weight decay, schedule
     constant | warmup_cosine (linear warmup over ``warmup_frac`` of the steps, then cosine to 0),
     ``grad_clip`` = max global grad norm PER ENSEMBLE MEMBER (None = off)."""
@@ -258,16 +267,16 @@ class OptimConfig(_Base):
 
     def __post_init__(self):
         o = "OptimConfig"
-        _choice(o, "name", self.name, OPTIMIZERS)
-        _set(self, "lr", _float(o, "lr", self.lr, lo=0.0, lo_open=True))
-        _set(self, "momentum", _float(o, "momentum", self.momentum, lo=0.0, hi=1.0, hi_open=True))
-        _set(self, "beta1", _float(o, "beta1", self.beta1, lo=0.0, hi=1.0, hi_open=True))
-        _set(self, "beta2", _float(o, "beta2", self.beta2, lo=0.0, hi=1.0, hi_open=True))
-        _set(self, "eps", _float(o, "eps", self.eps, lo=0.0, lo_open=True))
-        _set(self, "weight_decay", _float(o, "weight_decay", self.weight_decay, lo=0.0))
-        _choice(o, "schedule", self.schedule, SCHEDULES)
-        _set(self, "warmup_frac", _float(o, "warmup_frac", self.warmup_frac, lo=0.0, hi=1.0))
-        _set(self, "grad_clip", _float(o, "grad_clip", self.grad_clip, lo=0.0, lo_open=True, allow_none=True))
+        check_choice(self.name, "name", OPTIMIZERS, owner=o)
+        _set(self, "lr", check_float(self.lr, "lr", lo=0.0, lo_open=True, owner=o))
+        _set(self, "momentum", check_float(self.momentum, "momentum", lo=0.0, hi=1.0, hi_open=True, owner=o))
+        _set(self, "beta1", check_float(self.beta1, "beta1", lo=0.0, hi=1.0, hi_open=True, owner=o))
+        _set(self, "beta2", check_float(self.beta2, "beta2", lo=0.0, hi=1.0, hi_open=True, owner=o))
+        _set(self, "eps", check_float(self.eps, "eps", lo=0.0, lo_open=True, owner=o))
+        _set(self, "weight_decay", check_float(self.weight_decay, "weight_decay", lo=0.0, owner=o))
+        check_choice(self.schedule, "schedule", SCHEDULES, owner=o)
+        _set(self, "warmup_frac", check_float(self.warmup_frac, "warmup_frac", lo=0.0, hi=1.0, owner=o))
+        _set(self, "grad_clip", check_float(self.grad_clip, "grad_clip", lo=0.0, lo_open=True, allow_none=True, owner=o))
 
     def lr_at(self, step: int, total: int) -> float:
         """Learning rate for update number ``step`` (0-based) of ``total``."""
@@ -281,7 +290,7 @@ class OptimConfig(_Base):
 
 
 @dataclass(frozen=True)
-class TeacherConfig(_Base):
+class TeacherConfig(ConfigBase):
     """A teacher run: task, model, optimizer; ``steps`` updates of ``batch`` fresh samples;
     eval every ``eval_every`` steps on ``eval_size`` held-out samples (drawn from ``eval_seed``);
     a checkpoint every ``ckpt_every`` steps (and at steps 0 and ``steps``)."""
@@ -305,13 +314,13 @@ class TeacherConfig(_Base):
         o = "TeacherConfig"
         _coerce_nested(self, o)
         for name in ("steps", "batch", "ckpt_every", "eval_every", "eval_size"):
-            _set(self, name, _int(o, name, getattr(self, name)))
-        _set(self, "eval_seed", _int(o, "eval_seed", self.eval_seed, lo=0))
-        _set(self, "seed", _int(o, "seed", self.seed, lo=0))
+            _set(self, name, check_int(getattr(self, name), name, owner=o))
+        _set(self, "eval_seed", check_int(self.eval_seed, "eval_seed", lo=0, owner=o))
+        _set(self, "seed", check_int(self.seed, "seed", lo=0, owner=o))
 
 
 @dataclass(frozen=True)
-class StudentConfig(_Base):
+class StudentConfig(ConfigBase):
     """Students distilled from a teacher run (all strategies x seeds trained as one ensemble).
 
     strategies: names among ce | one_shot | progressive | two_shot | k_shot.
@@ -321,9 +330,10 @@ class StudentConfig(_Base):
     checkpoint with step <= t_q * multiplier, t_q = t rounded down to ``progressive_interval``
     (1 = every step); lookahead 1 = one checkpoint ahead (default, docs/paper.md §3), 0 = the
     "current" checkpoint; ``plateau_patience`` (evals) enables advance-on-plateau.
-    two_shot: the first checkpoint with teacher accuracy >= ``two_shot_threshold`` (or
-    ``two_shot_checkpoint`` when given) for ``two_shot_steps`` student steps (default: as many
-    as that checkpoint's step), then the final teacher.
+    two_shot: the teacher checkpoint at step ``two_shot_checkpoint`` (an explicit step; the CLI
+    picks the mid-transition checkpoint of the teacher's history when none is given) for
+    ``two_shot_steps`` student steps (default: as many as that checkpoint's step), then the
+    final teacher. Training with "two_shot" among the strategies needs the step.
     k_shot: explicit ((checkpoint_step, student_steps), ...) then the final teacher.
     """
 
@@ -343,7 +353,6 @@ class StudentConfig(_Base):
     progressive_lookahead: int = 1
     plateau_patience: int | None = None
     plateau_delta: float = 0.005
-    two_shot_threshold: float = 0.6
     two_shot_checkpoint: int | None = None
     two_shot_steps: int | None = None
     k_shot_pairs: tuple[tuple[int, int], ...] = ()
@@ -357,14 +366,14 @@ class StudentConfig(_Base):
         o = "StudentConfig"
         _coerce_nested(self, o)
         for name in ("steps", "batch", "eval_every", "eval_size", "progressive_interval"):
-            _set(self, name, _int(o, name, getattr(self, name)))
-        _set(self, "eval_seed", _int(o, "eval_seed", self.eval_seed, lo=0))
+            _set(self, name, check_int(getattr(self, name), name, owner=o))
+        _set(self, "eval_seed", check_int(self.eval_seed, "eval_seed", lo=0, owner=o))
         seeds = self.seeds
         if isinstance(seeds, Integral) and not isinstance(seeds, bool):
-            seeds = tuple(range(_int(o, "seeds", seeds)))
+            seeds = tuple(range(check_int(seeds, "seeds", owner=o)))
         if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__"):
             raise TypeError(f"{o}.seeds must be a positive int (count) or a sequence of ints >= 0; got {self.seeds!r}.")
-        seeds = tuple(_int(o, "seeds[i]", s, lo=0) for s in seeds)
+        seeds = tuple(check_int(s, "seeds[i]", lo=0, owner=o) for s in seeds)
         if not seeds:
             raise ValueError(f"{o}.seeds must not be empty; got {self.seeds!r}.")
         if len(set(seeds)) != len(seeds):
@@ -377,26 +386,24 @@ class StudentConfig(_Base):
         if not strat:
             raise ValueError(f"{o}.strategies must not be empty; choose from {list(STRATEGY_NAMES)}.")
         for s in strat:
-            _choice(o, "strategies[i]", s, STRATEGY_NAMES)
+            check_choice(s, "strategies[i]", STRATEGY_NAMES, owner=o)
         if len(set(strat)) != len(strat):
             raise ValueError(f"{o}.strategies must be distinct; got {strat!r}.")
         _set(self, "strategies", strat)
-        _set(self, "tau", _float(o, "tau", self.tau, lo=0.0))
-        _set(self, "alpha", _float(o, "alpha", self.alpha, lo=0.0, hi=1.0))
-        _set(self, "progressive_multiplier", _float(o, "progressive_multiplier", self.progressive_multiplier, lo=0.0, lo_open=True))
-        _set(self, "progressive_lookahead", _int(o, "progressive_lookahead", self.progressive_lookahead, lo=0))
-        _set(self, "plateau_patience", _int(o, "plateau_patience", self.plateau_patience, allow_none=True))
-        _set(self, "plateau_delta", _float(o, "plateau_delta", self.plateau_delta, lo=0.0))
-        _set(self, "two_shot_threshold", _float(o, "two_shot_threshold", self.two_shot_threshold, lo=0.0, hi=1.0))
-        _set(self, "two_shot_checkpoint", _int(o, "two_shot_checkpoint", self.two_shot_checkpoint, lo=0, allow_none=True))
-        _set(self, "two_shot_steps", _int(o, "two_shot_steps", self.two_shot_steps, lo=0, allow_none=True))
+        _set(self, "tau", check_float(self.tau, "tau", lo=0.0, owner=o))
+        _set(self, "alpha", check_float(self.alpha, "alpha", lo=0.0, hi=1.0, owner=o))
+        _set(self, "progressive_multiplier", check_float(self.progressive_multiplier, "progressive_multiplier", lo=0.0, lo_open=True, owner=o))
+        _set(self, "progressive_lookahead", check_int(self.progressive_lookahead, "progressive_lookahead", lo=0, owner=o))
+        _set(self, "plateau_patience", check_int(self.plateau_patience, "plateau_patience", allow_none=True, owner=o))
+        _set(self, "plateau_delta", check_float(self.plateau_delta, "plateau_delta", lo=0.0, owner=o))
+        _set(self, "two_shot_checkpoint", check_int(self.two_shot_checkpoint, "two_shot_checkpoint", lo=0, allow_none=True, owner=o))
+        _set(self, "two_shot_steps", check_int(self.two_shot_steps, "two_shot_steps", lo=0, allow_none=True, owner=o))
         pairs = []
         for p in self.k_shot_pairs:
             if not hasattr(p, "__len__") or len(p) != 2:
                 raise ValueError(f"{o}.k_shot_pairs must hold (checkpoint_step, student_steps) pairs; got {p!r}.")
-            pairs.append((_int(o, "k_shot_pairs[i][0]", p[0], lo=0), _int(o, "k_shot_pairs[i][1]", p[1], lo=0)))
+            pairs.append((check_int(p[0], "k_shot_pairs[i][0]", lo=0, owner=o), check_int(p[1], "k_shot_pairs[i][1]", lo=0, owner=o)))
         _set(self, "k_shot_pairs", tuple(pairs))
         if "k_shot" in strat and not pairs:
             raise ValueError(f"{o}.k_shot_pairs must be non-empty when 'k_shot' is among the strategies; got {self.k_shot_pairs!r}.")
-        if not isinstance(self.early_stop, bool):
-            raise TypeError(f"{o}.early_stop must be a bool; got {self.early_stop!r}.")
+        check_bool(self.early_stop, "early_stop", owner=o)

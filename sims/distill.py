@@ -18,8 +18,9 @@ supervises it (None = labels):
                  plateau_delta over the last plateau_patience evaluations.
     k_shot       pairs (c_1, s_1), ..., (c_k, s_k): c_1 for s_1 steps, then c_2 for s_2, ...,
                  then the final checkpoint.
-    two_shot     k_shot with one pair (c, s): c = the given checkpoint, or the first whose teacher
-                 accuracy >= threshold (default 0.6, docs/paper.md §3); s = given, or c.
+    two_shot     k_shot with one pair (c, s): c = an explicit checkpoint step (pdistill student
+                 takes the teacher's mid-transition checkpoint, curriculum.Transition, when
+                 none is given); s = given, or c.
 
 Per seed, all strategies share the student init and the data stream (paired comparison).
 """
@@ -37,16 +38,19 @@ import numpy as np
 import pandas as pd
 import torch
 
+from parity_theory.validation import check_float, check_int
+
 from .config import StudentConfig, config_hash, derive_seed
-from .data import ParityStream, eval_set, sample_streams
 from .devices import resolve_device
-from .models import build_model, stack_states
-from .train import (CheckpointError, TeacherRun, atomic_write_parquet, atomic_write_text, ensemble_step,
-                    evaluate, make_optimizer, set_lr, _progress)
+from .loop import LoopSpec, Targets, make_optimizer, run_loop
+from .models import build_model
+from .tasks import as_task, soft_targets
+from .train import CheckpointError, TeacherRun, atomic_write_parquet, atomic_write_text
 
 __all__ = [
     "Strategy", "CE", "OneShot", "Progressive", "KShot", "TwoShot", "make_strategy",
-    "StudentResults", "train_students", "first_reach", "distill_targets",
+    "StudentResults", "train_students", "first_reach", "distill_targets", "mid_transition_checkpoint",
+    "with_two_shot_checkpoint",
 ]
 
 
@@ -118,11 +122,11 @@ class _ProgressiveSchedule(Schedule):
 
 @dataclass(frozen=True)
 class Strategy:
-    """Base of the strategy specs; ``bind(grid, accuracy)`` resolves it against a teacher run."""
+    """Base of the strategy specs; ``bind(grid)`` resolves it against a teacher run's checkpoint steps."""
 
     name: str = ""
 
-    def bind(self, grid: Sequence[int], accuracy: dict[int, float]) -> Schedule:  # pragma: no cover
+    def bind(self, grid: Sequence[int]) -> Schedule:  # pragma: no cover
         raise NotImplementedError
 
     @property
@@ -134,7 +138,7 @@ class Strategy:
 class CE(Strategy):
     name: str = "ce"
 
-    def bind(self, grid, accuracy):
+    def bind(self, grid):
         return _Fixed([], None)
 
     @property
@@ -146,7 +150,7 @@ class CE(Strategy):
 class OneShot(Strategy):
     name: str = "one_shot"
 
-    def bind(self, grid, accuracy):
+    def bind(self, grid):
         return _Fixed([], int(grid[-1]))
 
 
@@ -160,16 +164,14 @@ class Progressive(Strategy):
     plateau_delta: float = 0.005
 
     def __post_init__(self):
-        if not (isinstance(self.multiplier, (int, float)) and self.multiplier > 0):
-            raise ValueError(f"Progressive.multiplier must be a positive number; got {self.multiplier!r}.")
-        if not (isinstance(self.interval, int) and self.interval >= 1):
-            raise ValueError(f"Progressive.interval must be a positive int; got {self.interval!r}.")
-        if not (isinstance(self.lookahead, int) and self.lookahead >= 0):
-            raise ValueError(f"Progressive.lookahead must be an int >= 0; got {self.lookahead!r}.")
-        if self.plateau_patience is not None and not (isinstance(self.plateau_patience, int) and self.plateau_patience >= 1):
-            raise ValueError(f"Progressive.plateau_patience must be None or a positive int; got {self.plateau_patience!r}.")
+        o = "Progressive"
+        object.__setattr__(self, "multiplier", check_float(self.multiplier, "multiplier", lo=0.0, lo_open=True, owner=o))
+        object.__setattr__(self, "interval", check_int(self.interval, "interval", owner=o))
+        object.__setattr__(self, "lookahead", check_int(self.lookahead, "lookahead", lo=0, owner=o))
+        object.__setattr__(self, "plateau_patience", check_int(self.plateau_patience, "plateau_patience", allow_none=True, owner=o))
+        object.__setattr__(self, "plateau_delta", check_float(self.plateau_delta, "plateau_delta", lo=0.0, owner=o))
 
-    def bind(self, grid, accuracy):
+    def bind(self, grid):
         return _ProgressiveSchedule(sorted(int(g) for g in grid), float(self.multiplier), self.interval,
                                     self.lookahead, self.plateau_patience, float(self.plateau_delta))
 
@@ -187,7 +189,7 @@ class KShot(Strategy):
                 raise ValueError(f"KShot.pairs must hold (checkpoint_step, student_steps) pairs of ints >= 0; got {p!r}.")
         object.__setattr__(self, "pairs", tuple((int(a), int(b)) for a, b in self.pairs))
 
-    def bind(self, grid, accuracy):
+    def bind(self, grid):
         grid = [int(g) for g in grid]
         for c, _ in self.pairs:
             if c not in grid:
@@ -197,30 +199,30 @@ class KShot(Strategy):
 
 @dataclass(frozen=True)
 class TwoShot(Strategy):
+    """The checkpoint at step ``checkpoint`` (explicit) for ``steps`` student steps (default: as
+    many as the checkpoint's step), then the final teacher. Which checkpoint to use is not chosen
+    here: the CLI takes the mid-transition checkpoint of the teacher's history when none is given."""
+
     name: str = "two_shot"
-    threshold: float = 0.6
     checkpoint: int | None = None
     steps: int | None = None
 
     def __post_init__(self):
-        if not (0.0 <= float(self.threshold) <= 1.0):
-            raise ValueError(f"TwoShot.threshold must lie in [0, 1]; got {self.threshold!r}.")
+        check_int(self.checkpoint, "checkpoint", lo=0, allow_none=True, owner="TwoShot")
+        check_int(self.steps, "steps", lo=0, allow_none=True, owner="TwoShot")
 
-    def choose(self, grid: Sequence[int], accuracy: dict[int, float]) -> int:
-        """The supervising checkpoint: the given one, or the first with accuracy >= threshold."""
+    def choose(self, grid: Sequence[int]) -> int:
+        """The supervising checkpoint step (validated against the teacher's checkpoint grid)."""
         grid = [int(g) for g in grid]
-        if self.checkpoint is not None:
-            if int(self.checkpoint) not in grid:
-                raise CheckpointError(f"{self.name}: teacher has no checkpoint at step {self.checkpoint}; available: {grid}.")
-            return int(self.checkpoint)
-        for g in grid:
-            if accuracy[g] >= self.threshold:
-                return g
-        raise ValueError(f"{self.name}: no teacher checkpoint reaches accuracy {self.threshold}; best is {max(accuracy.values()):.3f}. "
-                         "Train the teacher longer or lower two_shot_threshold.")
+        if self.checkpoint is None:
+            raise ValueError(f"{self.name}: TwoShot.checkpoint must be an explicit teacher checkpoint step (one of {grid}); got None. "
+                             "Pass StudentConfig.two_shot_checkpoint (pdistill student picks the mid-transition checkpoint when it is not given).")
+        if int(self.checkpoint) not in grid:
+            raise CheckpointError(f"{self.name}: teacher has no checkpoint at step {self.checkpoint}; available: {grid}.")
+        return int(self.checkpoint)
 
-    def bind(self, grid, accuracy):
-        c = self.choose(grid, accuracy)
+    def bind(self, grid):
+        c = self.choose(grid)
         return _Fixed([(c, int(self.steps) if self.steps is not None else c)], int(sorted(grid)[-1]))
 
 
@@ -236,24 +238,35 @@ def make_strategy(name: str, config: StudentConfig | None = None) -> Strategy:
                            lookahead=c.progressive_lookahead, plateau_patience=c.plateau_patience,
                            plateau_delta=c.plateau_delta)
     if name == "two_shot":
-        return TwoShot(threshold=c.two_shot_threshold, checkpoint=c.two_shot_checkpoint, steps=c.two_shot_steps)
+        return TwoShot(checkpoint=c.two_shot_checkpoint, steps=c.two_shot_steps)
     if name == "k_shot":
         return KShot(pairs=c.k_shot_pairs)
     raise ValueError(f"strategy must be one of ce, one_shot, progressive, two_shot, k_shot (or a Strategy); got {name!r}.")
 
 
+def mid_transition_checkpoint(run: TeacherRun) -> int:
+    """The default 2-shot checkpoint: the teacher checkpoint nearest the mid point of its accuracy
+    transition, ``curriculum.Transition.from_history(run.history, metric="accuracy")`` (steepest rise)."""
+    from curriculum.transition import Transition
+
+    return Transition.from_history(run.history, metric="accuracy").mid_checkpoint(run.steps)
+
+
+def with_two_shot_checkpoint(config: StudentConfig, run: TeacherRun, strategies=None) -> StudentConfig:
+    """``config`` with ``two_shot_checkpoint`` set to :func:`mid_transition_checkpoint` when the
+    strategy name "two_shot" is among ``strategies`` (default ``config.strategies``) and no step
+    was given; otherwise ``config`` unchanged."""
+    names = config.strategies if strategies is None else [s for s in strategies if isinstance(s, str)]
+    if "two_shot" in names and config.two_shot_checkpoint is None:
+        return config.replace(two_shot_checkpoint=mid_transition_checkpoint(run))
+    return config
+
+
 # ----------------------------------------------------------------------------- loss targets
 def distill_targets(teacher_logits: torch.Tensor, labels: torch.Tensor, tau: float, alpha: float) -> torch.Tensor:
     """q = alpha*onehot(labels) + (1-alpha)*softmax(teacher_logits/tau) (tau=0: onehot argmax).
-    teacher_logits (..., 2), labels (...) int64 -> q (..., 2)."""
-    if tau == 0:
-        pt = torch.nn.functional.one_hot(teacher_logits.argmax(-1), teacher_logits.shape[-1]).to(teacher_logits.dtype)
-    else:
-        pt = torch.softmax(teacher_logits / tau, dim=-1)
-    if alpha == 0:
-        return pt
-    oh = torch.nn.functional.one_hot(labels, teacher_logits.shape[-1]).to(pt.dtype)
-    return alpha * oh + (1 - alpha) * pt
+    teacher_logits (..., C), labels (...) int64 -> q (..., C) (``sims.tasks.soft_targets``)."""
+    return soft_targets(labels, teacher_logits.shape[-1], teacher_logits, tau, alpha)
 
 
 def first_reach(steps: np.ndarray, acc: np.ndarray, threshold: float) -> float:
@@ -278,26 +291,44 @@ class StudentResults:
         """Median of ``column`` per strategy (inf counts as inf)."""
         return self.summary.groupby("strategy", sort=False)[column].median()
 
+    FILES = ("results.parquet", "curves.parquet", "config.json")
+
+    def _record(self, complete: bool = True) -> dict:
+        return {"kind": "StudentResults", "complete": complete,
+                "config": self.config.to_dict() if self.config else None,
+                "config_hash": config_hash(self.config) if self.config else None,
+                "teacher_dir": self.teacher_dir, **self.meta}
+
     def save(self, out_dir: str | Path) -> Path:
+        """Write results.parquet (summary), curves.parquet and config.json (manifest) atomically."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_parquet(out / "results.parquet", self.summary)
         atomic_write_parquet(out / "curves.parquet", self.curves)
-        rec = {"config": self.config.to_dict() if self.config else None,
-               "config_hash": config_hash(self.config) if self.config else None,
-               "teacher_dir": self.teacher_dir, **self.meta}
-        atomic_write_text(out / "config.json", json.dumps(rec, indent=2, sort_keys=True, default=str))
+        atomic_write_text(out / "config.json", json.dumps(self._record(), indent=2, sort_keys=True, default=str))
         return out
 
     @classmethod
+    def _save_partial(cls, out_dir, curves: pd.DataFrame, config, teacher_dir, meta) -> None:
+        """Curves of an interrupted run (no results.parquet; the manifest says complete: false)."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "results.parquet").unlink(missing_ok=True)
+        atomic_write_parquet(out / "curves.parquet", curves)
+        rec = cls(pd.DataFrame(), curves, config, teacher_dir, meta)._record(complete=False)
+        atomic_write_text(out / "config.json", json.dumps(rec, indent=2, sort_keys=True, default=str))
+
+    @classmethod
     def load(cls, out_dir: str | Path) -> "StudentResults":
+        """The results saved by :meth:`save` (FileNotFoundError when incomplete or missing)."""
         out = Path(out_dir)
         for f in ("results.parquet", "curves.parquet"):
             if not (out / f).is_file():
-                raise FileNotFoundError(f"StudentResults.load: {str(out / f)!r} is missing.")
+                raise FileNotFoundError(f"StudentResults.load: {str(out / f)!r} is missing"
+                                        + (" (the run was interrupted: only its curves were saved)." if (out / "curves.parquet").is_file() else "."))
         rec = json.loads((out / "config.json").read_text()) if (out / "config.json").is_file() else {}
         cfg = StudentConfig.from_dict(rec["config"]) if rec.get("config") else None
-        meta = {k: v for k, v in rec.items() if k not in ("config", "config_hash", "teacher_dir")}
+        meta = {k: v for k, v in rec.items() if k not in ("config", "config_hash", "teacher_dir", "kind", "complete")}
         return cls(pd.read_parquet(out / "results.parquet"), pd.read_parquet(out / "curves.parquet"), cfg,
                    rec.get("teacher_dir"), meta)
 
@@ -315,7 +346,8 @@ def _fmt(v: float) -> str:
 
 # ----------------------------------------------------------------------------- training
 class _TeacherBank:
-    """Teacher checkpoints held in memory; sub-ensembles for a tuple of steps built on demand (LRU)."""
+    """Teacher checkpoints held in memory; sub-ensembles for a tuple of steps built on demand (LRU)
+    through the run's one loader, ``TeacherRun.load_ensemble``."""
 
     def __init__(self, run: TeacherRun, steps: set[int], dev: torch.device, cache: int = 8):
         self.run, self.dev, self.cache = run, dev, cache
@@ -337,15 +369,7 @@ class _TeacherBank:
     def model(self, steps: tuple[int, ...]) -> torch.nn.Module:
         m = self.models.get(steps)
         if m is None:
-            r = self.run
-            m = build_model(r.arch, r.task.n, r.config.model, len(steps), [0] * len(steps))
-            try:
-                m.load_state_dict(stack_states([self.state(s) for s in steps]), strict=True)
-            except RuntimeError as exc:
-                raise CheckpointError(f"teacher checkpoints {list(steps)} in {str(r.out_dir)!r} do not fit the run's "
-                                      f"{r.arch!r} config ({str(exc).splitlines()[0]}).") from None
-            m = m.to(self.dev).eval().requires_grad_(False)
-            self.models[steps] = m
+            m = self.models[steps] = self.run.load_ensemble(list(steps), self.dev, state_of=self.state)
             if len(self.models) > self.cache:
                 self.models.popitem(last=False)
         else:
@@ -353,14 +377,69 @@ class _TeacherBank:
         return m
 
 
+class ScheduleTargets(Targets):
+    """Targets of K strategies x S seeds (member e = i_strategy * S + i_seed): at update t member e
+    is supervised by checkpoint ``scheds[i][j].teacher_step(t)`` of the teacher (None = labels);
+    every distinct checkpoint runs once on the S stacked batches."""
+
+    def __init__(self, task, scheds: list[list[Schedule]], bank: _TeacherBank, S: int, tau: float, alpha: float,
+                 dev: torch.device):
+        K = len(scheds)
+        super().__init__(task, K * S)
+        self.scheds, self.bank, self.S, self.K, self.tau, self.alpha = scheds, bank, S, K, tau, alpha
+        self.adaptive = any(sc.adaptive for row in scheds for sc in row)
+        self.seed_idx = torch.arange(S, device=dev).repeat(K)
+        self.dev = dev
+        self._cache: dict[tuple, tuple] = {}
+
+    def _plan(self, t: int):
+        K, S = self.K, self.S
+        ck = tuple(self.scheds[i][j].teacher_step(t) for i in range(K) for j in range(S)) if self.adaptive else \
+            tuple(c for i in range(K) for c in [self.scheds[i][0].teacher_step(t)] * S)
+        hit = self._cache.get(ck)
+        if hit is None:
+            uniq = tuple(sorted({c for c in ck if c is not None}))
+            pos = {c: u for u, c in enumerate(uniq)}
+            members = [e for e, c in enumerate(ck) if c is not None]
+            mem = torch.tensor(members, dtype=torch.int64, device=self.dev)
+            u_idx = torch.tensor([pos[ck[e]] for e in members], dtype=torch.int64, device=self.dev)
+            hit = (ck, uniq, mem, u_idx, self.seed_idx[mem] if members else None)
+            if len(self._cache) > 64:
+                self._cache.clear()
+            self._cache[ck] = hit
+        return hit
+
+    def q(self, t, data, member_stream):
+        ck, uniq, mem, u_idx, m_seed = self._plan(t)
+        self.current = list(ck)
+        labels = data.labels[member_stream]                     # (E, B[, P])
+        q = self.task.targets(labels)
+        if uniq:
+            with torch.no_grad():
+                S, B = data.x.shape[:2]
+                tz = self.bank.model(uniq)(data.x.reshape(S * B, *data.x.shape[2:]))   # (U, S*B, [P,] C)
+                tz = tz.reshape(len(uniq), S, B, *tz.shape[2:])[u_idx, m_seed]         # (E', B, [P,] C)
+                q[mem] = self.task.targets(labels[mem], tz.float(), self.tau, self.alpha)
+        return q
+
+    def observe(self, step, accuracy):
+        if not self.adaptive:
+            return
+        for e in range(self.K * self.S):
+            self.scheds[e // self.S][e % self.S].observe(step, float(accuracy[e]))
+
+
 def train_students(teacher_run: TeacherRun | str | Path, strategies: Sequence[str | Strategy] | None = None,
                    config: StudentConfig | None = None, device: str | torch.device = "auto",
                    progress: bool = True, manual_backward: bool = True,
-                   require_finished: bool = True) -> StudentResults:
-    """Distil students from ``teacher_run`` with every strategy x seed as one ensemble.
+                   require_finished: bool = True, out_dir: str | Path | None = None) -> StudentResults:
+    """Distil students from ``teacher_run`` with every strategy x seed as one ensemble, through the
+    one training loop (``sims.loop.run_loop``).
 
     Members are ordered strategy-major (member = i_strategy * n_seeds + i_seed). Returns
-    StudentResults (.summary, .curves). Deterministic on CPU for a given config.
+    StudentResults (.summary, .curves). Deterministic on CPU for a given config. ``out_dir``: also
+    save the results there (:meth:`StudentResults.save`); if training stops early (an error or an
+    interrupt) the curves so far are saved there as curves.parquet with ``"complete": false``.
     """
     run = teacher_run if isinstance(teacher_run, TeacherRun) else TeacherRun.load(teacher_run)
     cfg = config if config is not None else StudentConfig()
@@ -377,89 +456,52 @@ def train_students(teacher_run: TeacherRun | str | Path, strategies: Sequence[st
     if len(set(names)) != len(names) or not names:
         raise ValueError(f"train_students: strategy names must be distinct and non-empty; got {names}.")
     dev = resolve_device(device)
-    task = run.task
+    task = as_task(run.task)
     grid = list(run.steps)
-    acc = run.accuracies() if any(isinstance(s, TwoShot) for s in specs) else {}
     seeds = list(cfg.seeds)
     S, K = len(seeds), len(specs)
     E = S * K
     # per-member schedules (adaptive ones need their own state)
-    scheds = [[spec.bind(grid, acc) for _ in range(S)] if _is_adaptive(spec) else [spec.bind(grid, acc)] * S for spec in specs]
+    scheds = [[spec.bind(grid) for _ in range(S)] if _is_adaptive(spec) else [spec.bind(grid)] * S for spec in specs]
     used: set[int] = set()
     for row in scheds:
         for sc in ({id(x): x for x in row}).values():
             used |= sc.steps_used(cfg.steps)
     bank = _TeacherBank(run, used, dev)
-    any_adaptive = any(sc.adaptive for row in scheds for sc in row)
 
-    model = build_model(cfg.model.arch, task.n, cfg.model, E,
+    model = build_model(cfg.model.arch, task.model_input(), cfg.model, E,
                         [derive_seed(seeds[j], "student-init") for _ in range(K) for j in range(S)]).to(dev)
     opt = make_optimizer(list(model.parameters()), cfg.optim)
-    streams = [ParityStream(task, derive_seed(sd, "student-data")) for sd in seeds]
-    x_ev, c_ev = eval_set(task, cfg.eval_size, cfg.eval_seed)
-    x_ev, c_ev = x_ev.to(dev), c_ev.to(dev)
-    seed_idx = torch.arange(S, device=dev).repeat(K)  # member -> seed index
+    streams = [task.stream(derive_seed(sd, "student-data")) for sd in seeds]
+    targets = ScheduleTargets(task, scheds, bank, S, cfg.tau, cfg.alpha, dev)
     rows: list[dict] = []
-    cur_steps: list[int | None] = [None] * E
-
-    def record(step: int) -> np.ndarray:
-        a, l = evaluate(model, x_ev, c_ev)
-        if not np.all(np.isfinite(l)):
-            bad = sorted({names[e // S] + f"/seed{seeds[e % S]}" for e in np.flatnonzero(~np.isfinite(l))})
-            raise FloatingPointError(f"student training diverged: non-finite loss at step {step} for {bad} "
-                                     f"(lr={cfg.optim.lr}); lower the learning rate or set grad_clip.")
-        for e in range(E):
-            ts = cur_steps[e]
-            rows.append({"strategy": names[e // S], "seed": seeds[e % S], "step": step, "accuracy": float(a[e]),
-                         "loss": float(l[e]), "teacher_step": float("nan") if ts is None else float(ts)})
-            if any_adaptive:
-                scheds[e // S][e % S].observe(step, float(a[e]))
-        return a
-
-    index_cache: dict[tuple, tuple] = {}
-
-    def plan(t: int):
-        ck = tuple(scheds[i][j].teacher_step(t) for i in range(K) for j in range(S)) if any_adaptive else \
-            tuple(c for i in range(K) for c in [scheds[i][0].teacher_step(t)] * S)
-        hit = index_cache.get(ck)
-        if hit is None:
-            uniq = tuple(sorted({c for c in ck if c is not None}))
-            pos = {c: u for u, c in enumerate(uniq)}
-            members = [e for e, c in enumerate(ck) if c is not None]
-            mem = torch.tensor(members, dtype=torch.int64, device=dev)
-            u_idx = torch.tensor([pos[ck[e]] for e in members], dtype=torch.int64, device=dev)
-            hit = (ck, uniq, mem, u_idx, seed_idx[mem] if members else None)
-            if len(index_cache) > 64:
-                index_cache.clear()
-            index_cache[ck] = hit
-        return hit
-
     reached99 = np.zeros(E, dtype=bool)
-    acc0 = record(0)
-    reached99 |= acc0 >= 0.99
-    bar = _progress(range(cfg.steps), progress, f"students {K}x{S}")
-    for t in bar:
-        set_lr(opt, cfg.optim.lr_at(t, cfg.steps))
-        xS, cS = sample_streams(streams, cfg.batch)
-        xS, cS = xS.to(dev), cS.to(dev)       # (S, B, n), (S, B)
-        ck, uniq, mem, u_idx, m_seed = plan(t)
-        cur_steps = list(ck)
-        labels = cS[seed_idx]                 # (E, B)
-        q = torch.nn.functional.one_hot(labels, 2).to(torch.float32)
-        if uniq:
-            with torch.no_grad():
-                tz = bank.model(uniq)(xS.reshape(S * cfg.batch, -1))       # (U, S*B, 2)
-                tz = tz.reshape(len(uniq), S, cfg.batch, 2)[u_idx, m_seed]  # (E', B, 2)
-                q[mem] = distill_targets(tz.float(), labels[mem], cfg.tau, cfg.alpha)
-        x = xS[seed_idx]                      # (E, B, n)
-        ensemble_step(model, opt, x, q, cfg.optim.grad_clip, manual_backward)
-        step = t + 1
-        if step % cfg.eval_every == 0 or step == cfg.steps:
-            a = record(step)
-            reached99 |= a >= 0.99
-            if cfg.early_stop and reached99.all():
-                break
-    curves = pd.DataFrame(rows, columns=["strategy", "seed", "step", "accuracy", "loss", "teacher_step"])
+
+    def on_record(step: int, row: dict) -> None:
+        for e in range(E):
+            ts = row["teacher_step"][e]
+            rows.append({"strategy": names[e // S], "seed": seeds[e % S], "step": step, "accuracy": float(row["accuracy"][e]),
+                         "loss": float(row["loss"][e]), "teacher_step": float("nan") if ts is None else float(ts)})
+
+    def stop(step: int, row: dict) -> bool:
+        reached99[:] |= row["accuracy"] >= 0.99
+        return bool(cfg.early_stop and step > 0 and reached99.all())
+
+    spec = LoopSpec(optim=cfg.optim, steps=cfg.steps, batch=cfg.batch, eval_every=cfg.eval_every,
+                    label="student training")
+    member_names = [f"{names[e // S]}/seed{seeds[e % S]}" for e in range(E)]
+    curve_cols = ["strategy", "seed", "step", "accuracy", "loss", "teacher_step"]
+    meta = {"strategies": [repr(s) for s in specs], "teacher_config_hash": config_hash(run.config),
+            "teacher_final_step": run.final_step, "checkpoints_used": sorted(used)}
+    try:
+        run_loop(model, opt, task, streams, spec, targets, task.eval_set(cfg.eval_size, cfg.eval_seed).to(dev),
+                 member_stream=targets.seed_idx, member_names=member_names, on_record=on_record, stop=stop,
+                 progress=progress, manual_backward=manual_backward)
+    except BaseException:
+        if out_dir is not None and rows:
+            StudentResults._save_partial(out_dir, pd.DataFrame(rows, columns=curve_cols), cfg, str(run.out_dir), meta)
+        raise
+    curves = pd.DataFrame(rows, columns=curve_cols)
     summ = []
     for (name, sd), g in curves.groupby(["strategy", "seed"], sort=False):
         t95 = first_reach(g.step.values, g.accuracy.values, 0.95)
@@ -467,10 +509,10 @@ def train_students(teacher_run: TeacherRun | str | Path, strategies: Sequence[st
         summ.append({"strategy": name, "seed": int(sd), "t95": t95, "t99": t99, "samples95": t95 * cfg.batch,
                      "samples99": t99 * cfg.batch, "final_accuracy": float(g.accuracy.values[-1])})
     summary = pd.DataFrame(summ, columns=["strategy", "seed", "t95", "t99", "samples95", "samples99", "final_accuracy"])
-    meta = {"strategies": [repr(s) for s in specs], "teacher_config_hash": config_hash(run.config),
-            "teacher_final_step": run.final_step,
-            "checkpoints_used": sorted(used)}
-    return StudentResults(summary, curves, cfg, str(run.out_dir), meta)
+    res = StudentResults(summary, curves, cfg, str(run.out_dir), meta)
+    if out_dir is not None:
+        res.save(out_dir)
+    return res
 
 
 def _is_adaptive(spec: Strategy) -> bool:

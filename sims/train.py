@@ -10,7 +10,8 @@ One teacher run directory holds::
 
 Everything is written atomically (temp name + os.replace). Training samples fresh batches from a
 seeded generator; a run resumes from its last checkpoint and then equals an uninterrupted run
-exactly (CPU). Several seeds of one config train as one ensemble (``train_teachers``).
+exactly (CPU). Several seeds of one config train as one ensemble (``train_teachers``), through
+the one training loop of ``sims.loop`` (labels as targets; this module adds checkpoints and resume).
 """
 from __future__ import annotations
 
@@ -31,19 +32,17 @@ from safetensors.torch import load_file, save_file
 from parity_theory.parity import ParityTask
 
 from . import io as _io
-from .config import OptimConfig, TeacherConfig, config_hash, derive_seed
-from .data import ParityStream, as_model_input, eval_set, sample_streams
+from .config import TeacherConfig, config_hash, derive_seed
+from .data import as_model_input
 from .devices import resolve_device
+from .loop import LabelTargets, LoopSpec, make_optimizer, run_loop
 from .models import build_model, member_state, stack_states
+from .tasks import SparseParity, Task, as_task
 
 __all__ = [
     "TeacherRun",
     "train_teacher",
     "train_teachers",
-    "make_optimizer",
-    "clip_grad_per_member",
-    "ensemble_step",
-    "evaluate",
     "atomic_write_text",
     "atomic_write_parquet",
     "CheckpointError",
@@ -94,93 +93,7 @@ def _atomic_dir(final: Path, fill: Callable[[Path], None], required: Sequence[st
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-# ----------------------------------------------------------------------------- engine
-def make_optimizer(params: Sequence[torch.nn.Parameter], cfg: OptimConfig, fused: bool | None = None) -> torch.optim.Optimizer:
-    """torch.optim SGD / Adam / AdamW over the stacked ensemble parameters (element-wise, so
-    equal to one optimizer per member). ``fused`` (default: on) uses the fused kernels, ≈2–3x
-    faster per step than foreach on CPU for small ensembles; results agree to float rounding."""
-    params = list(params)
-    if fused is None or fused:
-        try:
-            return _make_optimizer(params, cfg, {"fused": True})
-        except (RuntimeError, TypeError, ValueError):  # older torch / device without fused kernels
-            if fused:
-                raise
-    return _make_optimizer(params, cfg, {"foreach": True})
-
-
-def _make_optimizer(params, cfg: OptimConfig, impl: dict) -> torch.optim.Optimizer:
-    if cfg.name == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, **impl)
-    if cfg.name == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps,
-                                weight_decay=cfg.weight_decay, **impl)
-    if cfg.name == "adamw":
-        return torch.optim.AdamW(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps,
-                                 weight_decay=cfg.weight_decay, **impl)
-    raise ValueError(f"OptimConfig.name must be sgd|adam|adamw; got {cfg.name!r}.")
-
-
-def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
-    for g in opt.param_groups:
-        g["lr"] = lr
-
-
-@torch.no_grad()
-def clip_grad_per_member(params: Sequence[torch.nn.Parameter], max_norm: float) -> torch.Tensor:
-    """Scale each member's gradient so that its global L2 norm is <= max_norm.
-
-    norm_e = sqrt(sum_p ||grad_p[e]||^2); scale_e = min(1, max_norm / (norm_e + 1e-6)). Returns norm (E,).
-    """
-    grads = [p.grad for p in params if p.grad is not None]
-    sq = sum(g.reshape(g.shape[0], -1).pow(2).sum(1) for g in grads)
-    norm = sq.sqrt()
-    scale = (max_norm / (norm + 1e-6)).clamp_(max=1.0)
-    for g in grads:
-        g.mul_(scale.view(-1, *([1] * (g.dim() - 1))))
-    return norm
-
-
-def soft_xent(logits: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-    """Per-member mean of -sum_c q_c log softmax(z)_c: logits, q (E, B, C) -> (E,)."""
-    return -(q * torch.log_softmax(logits, dim=-1)).sum(-1).mean(-1)
-
-
-def ensemble_step(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, q: torch.Tensor,
-                  grad_clip: float | None = None, manual: bool = True) -> torch.Tensor:
-    """One update of every member on the loss sum_e soft_xent_e. x (B, n) or (E, B, n); q (E, B, 2).
-    ``manual`` uses the model's hand-written ``xent_backward`` when it has one. Returns loss (E,)."""
-    if manual and hasattr(model, "xent_backward"):
-        loss = model.xent_backward(x, q)
-    else:
-        opt.zero_grad(set_to_none=True)
-        loss = soft_xent(model(x), q)
-        loss.sum().backward()
-        loss = loss.detach()
-    if grad_clip is not None:
-        clip_grad_per_member(list(model.parameters()), grad_clip)
-    opt.step()
-    return loss
-
-
-@torch.no_grad()
-def evaluate(model: torch.nn.Module, x: torch.Tensor, cls: torch.Tensor, max_elems: int = 1 << 23):
-    """Held-out accuracy and cross-entropy per member: x (M, n) shared, cls (M,) -> (acc (E,), loss (E,)).
-    Rows are processed in chunks so that E * chunk * widest activation (x sequence length) <= max_elems."""
-    E = next(model.parameters()).shape[0]
-    width = max(p.shape[-1] for p in model.parameters()) * int(getattr(model, "seq_len", 1))
-    chunk = max(64, int(max_elems // max(E * width, 1)))
-    correct = torch.zeros(E, dtype=torch.float64, device=x.device)
-    nll = torch.zeros(E, dtype=torch.float64, device=x.device)
-    for s in range(0, x.shape[0], chunk):
-        z = model(x[s:s + chunk])
-        c = cls[s:s + chunk]
-        correct += (z.argmax(-1) == c).sum(1).double()
-        nll += torch.nn.functional.cross_entropy(z.transpose(1, 2), c.expand(E, -1), reduction="none").sum(1).double()
-    M = x.shape[0]
-    return (correct / M).cpu().numpy(), (nll / M).cpu().numpy()
-
-
+# ----------------------------------------------------------------------------- optimizer state in checkpoints
 def optimizer_member_state(opt: torch.optim.Optimizer, params: Sequence[torch.nn.Parameter], index: int) -> dict[str, torch.Tensor]:
     """Flat tensors 'opt.<param>.<key>' for member ``index`` (leading dim kept as 1)."""
     out = {}
@@ -262,12 +175,14 @@ def _load_tensors(path: Path, what: str) -> dict[str, torch.Tensor]:
 class TeacherRun:
     """A teacher run directory: config, task, checkpoints, history; loads models and predicts.
 
-    Class convention: predict_proba returns p(class 1) = p(chi_S(x) = -1); the input x is ±1.
+    ``task`` is ``config.task.make_task()``: a parity_theory.ParityTask for parity runs (what the
+    probe reads), the task's own ``sims.tasks.Task`` for other registered tasks.
+    Class convention (parity): predict_proba returns p(class 1) = p(chi_S(x) = -1); the input x is ±1.
     """
 
     out_dir: Path
     config: TeacherConfig
-    task: ParityTask
+    task: "ParityTask | Task"
     steps: list[int]
     history: pd.DataFrame = field(repr=False)
     _meta_cache: dict = field(default_factory=dict, repr=False)
@@ -340,24 +255,26 @@ class TeacherRun:
         self.meta(step)
         return _load_tensors(self.checkpoint_dir(step) / "model.safetensors", f"checkpoint {step}")
 
-    def load_ensemble(self, steps: Sequence[int], device: str | torch.device = "cpu") -> torch.nn.Module:
-        """One ensemble model whose member i is the checkpoint at ``steps[i]`` (eval mode)."""
+    def load_ensemble(self, steps: Sequence[int], device: str | torch.device = "auto",
+                      state_of: Callable[[int], dict] | None = None) -> torch.nn.Module:
+        """One ensemble model whose member i is the checkpoint at ``steps[i]`` (eval mode, no grad).
+        ``state_of(step)`` supplies the state dicts (default :meth:`state_at`; a cache may pass its own)."""
         steps = [self._check_step(s) for s in steps]
         dev = resolve_device(device)
-        model = build_model(self.arch, self.task.n, self.config.model, len(steps), [0] * len(steps))
-        state = stack_states([self.state_at(s) for s in steps])
+        model = build_model(self.arch, as_task(self.task).model_input(), self.config.model, len(steps), [0] * len(steps))
+        state = stack_states([(state_of or self.state_at)(s) for s in steps])
         try:
             model.load_state_dict(state, strict=True)
         except RuntimeError as exc:
             raise CheckpointError(f"checkpoints {steps} in {str(self.out_dir)!r} do not match a {self.arch!r} model of the run's config ({str(exc).splitlines()[0]}).") from None
         return model.to(dev).eval().requires_grad_(False)
 
-    def load_model(self, step: int, device: str | torch.device = "cpu") -> torch.nn.Module:
+    def load_model(self, step: int, device: str | torch.device = "auto") -> torch.nn.Module:
         """The checkpoint at ``step`` as an ensemble of size 1."""
         return self.load_ensemble([step], device)
 
     @torch.no_grad()
-    def predict_proba(self, step: int, x, batch_size: int = 8192, device: str | torch.device = "cpu") -> np.ndarray:
+    def predict_proba(self, step: int, x, batch_size: int = 8192, device: str | torch.device = "auto") -> np.ndarray:
         """p(class 1 | x) = p(chi_S(x) = -1) of checkpoint ``step``: x ±1 (m, n) -> float64 (m,)."""
         key = (int(step), str(resolve_device(device)))
         if key not in self._model_cache:
@@ -365,8 +282,9 @@ class TeacherRun:
             self._model_cache[key] = self.load_model(step, device)
         model = self._model_cache[key]
         xt = as_model_input(x)
-        if xt.shape[1] != self.task.n:
-            raise ValueError(f"predict_proba: x must have n={self.task.n} columns; got shape {tuple(xt.shape)}.")
+        n = as_task(self.task).model_input().n
+        if xt.shape[1] != n:
+            raise ValueError(f"predict_proba: x must have n={n} columns; got shape {tuple(xt.shape)}.")
         out = []
         dev = resolve_device(device)
         for s in range(0, xt.shape[0], batch_size):
@@ -430,29 +348,40 @@ def _train_group(cfgs: list[TeacherConfig], dirs: list[Path], device, progress: 
     return [TeacherRun.load(d) for d in dirs]
 
 
+def _load_resume_point(cfgs: list[TeacherConfig], dirs: list[Path], start: int):
+    """Weights, optimizer/data states and history rows of every member at checkpoint ``start``."""
+    arch = cfgs[0].model.arch
+    ms, ss, hists = [], [], []
+    for d in dirs:
+        what = f"resume {str(d)!r} from checkpoint {start}"
+        meta = _read_json(_ckpt_dir(d, start) / "meta.json", what)
+        if meta.get("arch") != arch:
+            raise CheckpointError(f"{what}: checkpoint is for architecture {meta.get('arch')!r}, config says {arch!r}.")
+        ms.append(_load_tensors(_ckpt_dir(d, start) / "model.safetensors", what))
+        ss.append(_load_tensors(_ckpt_dir(d, start) / "state.safetensors", what))
+        hp = d / "history.parquet"
+        h = pd.read_parquet(hp) if hp.is_file() else None
+        hists.append(h[h["step"] <= start].to_dict("records") if h is not None else [])
+    return ms, ss, hists
+
+
 def _run_members(cfgs: list[TeacherConfig], dirs: list[Path], dev: torch.device, progress: bool, manual: bool) -> None:
+    """Train (or resume) the teachers ``cfgs`` (equal but for the seed) as one ensemble through
+    ``sims.loop.run_loop``, writing checkpoints and history into ``dirs``."""
     cfg0 = cfgs[0]
     E = len(cfgs)
-    task = cfg0.task.make_task()
-    # resume point: the largest checkpoint step every member has
-    common = set.intersection(*[set(list_checkpoints(d)) for d in dirs])
+    task = as_task(cfg0.task)
+    common = set.intersection(*[set(list_checkpoints(d)) for d in dirs])  # resume point: the last step all have
     start = max(common) if common else None
 
-    model = build_model(cfg0.model.arch, task.n, cfg0.model, E, [derive_seed(c.seed, "teacher-init") for c in cfgs]).to(dev)
+    model = build_model(cfg0.model.arch, task.model_input(), cfg0.model, E,
+                        [derive_seed(c.seed, "teacher-init") for c in cfgs]).to(dev)
     params = list(model.parameters())
     opt = make_optimizer(params, cfg0.optim)
-    streams = [ParityStream(task, derive_seed(c.seed, "teacher-data")) for c in cfgs]
+    streams = [task.stream(derive_seed(c.seed, "teacher-data")) for c in cfgs]
     histories: list[list[dict]] = [[] for _ in range(E)]
-
     if start is not None:
-        ms, ss = [], []
-        for c, d in zip(cfgs, dirs):
-            what = f"resume {str(d)!r} from checkpoint {start}"
-            meta = _read_json(_ckpt_dir(d, start) / "meta.json", what)
-            if meta.get("arch") != cfg0.model.arch:
-                raise CheckpointError(f"{what}: checkpoint is for architecture {meta.get('arch')!r}, config says {cfg0.model.arch!r}.")
-            ms.append(_load_tensors(_ckpt_dir(d, start) / "model.safetensors", what))
-            ss.append(_load_tensors(_ckpt_dir(d, start) / "state.safetensors", what))
+        ms, ss, histories = _load_resume_point(cfgs, dirs, start)
         try:
             model.load_state_dict(stack_states(ms), strict=True)
         except RuntimeError as exc:
@@ -461,42 +390,25 @@ def _run_members(cfgs: list[TeacherConfig], dirs: list[Path], dev: torch.device,
             load_optimizer_states(opt, params, ss, dev)
         for s, st in zip(streams, ss):
             s.set_state(st["rng.data"])
-        for i, d in enumerate(dirs):
-            hp = d / "history.parquet"
-            if hp.is_file():
-                h = pd.read_parquet(hp)
-                histories[i] = h[h["step"] <= start].to_dict("records")
-        t0 = start
-    else:
-        t0 = 0
+    t0 = start or 0
+    if t0 == 0:
+        histories = [[] for _ in range(E)]
+    support = list(task.parity.support) if isinstance(task, SparseParity) else None
 
-    x_ev, c_ev = eval_set(task, cfg0.eval_size, cfg0.eval_seed)
-    x_ev, c_ev = x_ev.to(dev), c_ev.to(dev)
-    support = task.support
-
-    def record(step: int, train_loss: np.ndarray | None) -> None:
-        acc, loss = evaluate(model, x_ev, c_ev)
-        bad = ~np.isfinite(loss) | (~np.isfinite(train_loss) if train_loss is not None else False)
-        if np.any(bad):
-            which = [cfgs[i].seed for i in np.flatnonzero(bad)]
-            kept = {str(d): list_checkpoints(d)[-1:] for d in dirs}
-            raise FloatingPointError(f"teacher training diverged: non-finite loss by step {step} for seed(s) {which} "
-                                     f"(lr={cfg0.optim.lr}); finished checkpoints are kept (last: {kept}); lower the learning rate or set grad_clip.")
+    def on_record(step: int, row: dict) -> None:
         for i in range(E):
-            histories[i].append({"step": step, "loss": float(loss[i]), "accuracy": float(acc[i]),
-                                 "train_loss": float(train_loss[i]) if train_loss is not None else float("nan")})
-        if step % cfg0.ckpt_every == 0 or step == cfg0.steps:
-            write_checkpoints(step, acc, loss)
+            histories[i].append({"step": step, "loss": float(row["loss"][i]), "accuracy": float(row["accuracy"][i]),
+                                 "train_loss": float(row["train_loss"][i])})
 
-    def write_checkpoints(step: int, acc, loss) -> None:
+    def on_checkpoint(step: int, row: dict) -> None:
         state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
         for i, (c, d) in enumerate(zip(cfgs, dirs)):
             tensors = member_state(state, i)
             extra = optimizer_member_state(opt, params, i)
             extra["rng.data"] = streams[i].get_state()
-            meta = {"step": step, "seed": c.seed, "arch": c.model.arch, "eval_accuracy": float(acc[i]),
-                    "eval_loss": float(loss[i]), "config": c.to_dict(), "config_hash": config_hash(c),
-                    "support": list(support), "format_version": FORMAT_VERSION}
+            meta = {"step": step, "seed": c.seed, "arch": c.model.arch, "eval_accuracy": float(row["accuracy"][i]),
+                    "eval_loss": float(row["loss"][i]), "config": c.to_dict(), "config_hash": config_hash(c),
+                    "support": support, "format_version": FORMAT_VERSION}
 
             def fill(tmp: Path, tensors=tensors, extra=extra, meta=meta):
                 save_file(tensors, str(tmp / "model.safetensors"), metadata={"arch": meta["arch"], "step": str(step)})
@@ -506,33 +418,13 @@ def _run_members(cfgs: list[TeacherConfig], dirs: list[Path], dev: torch.device,
             _atomic_dir(_ckpt_dir(d, step), fill, _CKPT_FILES)
             atomic_write_parquet(d / "history.parquet", pd.DataFrame(histories[i], columns=["step", "loss", "accuracy", "train_loss"]))
 
-    if t0 == 0:
-        histories = [[] for _ in range(E)]
-        record(0, None)
-    run_loss = torch.zeros(E, dtype=torch.float64, device=dev)
-    n_acc = 0
-    bar = _progress(range(t0, cfg0.steps), progress, f"teacher x{E}")
-    for t in bar:
-        set_lr(opt, cfg0.optim.lr_at(t, cfg0.steps))
-        x, c = sample_streams(streams, cfg0.batch)
-        x = x.to(dev, non_blocking=True)
-        q = torch.nn.functional.one_hot(c, 2).to(dev, torch.float32)
-        loss = ensemble_step(model, opt, x, q, cfg0.optim.grad_clip, manual)
-        run_loss += loss
-        n_acc += 1
-        step = t + 1
-        if step % cfg0.eval_every == 0 or step % cfg0.ckpt_every == 0 or step == cfg0.steps:
-            tl = (run_loss / n_acc).cpu().numpy()
-            record(step, tl)
-            run_loss.zero_()
-            n_acc = 0
-            if hasattr(bar, "set_postfix"):
-                bar.set_postfix(acc=f"{histories[0][-1]['accuracy']:.3f}")
+    def hint() -> str:
+        kept = {str(d): list_checkpoints(d)[-1:] for d in dirs}
+        return f" Finished checkpoints are kept (last: {kept})."
 
-
-def _progress(it, enabled: bool, desc: str):
-    if not enabled:
-        return it
-    from tqdm.auto import tqdm
-
-    return tqdm(it, desc=desc, leave=False, mininterval=0.5)
+    spec = LoopSpec(optim=cfg0.optim, steps=cfg0.steps, batch=cfg0.batch, eval_every=cfg0.eval_every,
+                    ckpt_every=cfg0.ckpt_every, label="teacher training")
+    ev = task.eval_set(cfg0.eval_size, cfg0.eval_seed).to(dev)
+    run_loop(model, opt, task, streams, spec, LabelTargets(task, E), ev, member_names=[f"seed {c.seed}" for c in cfgs],
+             start=t0, on_record=on_record, on_checkpoint=on_checkpoint, progress=progress, manual_backward=manual,
+             divergence_hint=hint)

@@ -5,13 +5,23 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 import torch
 
+from curriculum.transition import Transition
 from pdistill.cli import SUBCOMMANDS
 from sims.cli_train import student_main, teacher_main
 from sims.train import TeacherRun
 
 torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True)
+def _keep_torch_threads():
+    """The commands set torch's threads (default: the machine's cores); later tests keep theirs."""
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)
 
 
 def test_teacher_and_student_cli(tmp_path, capsys):
@@ -27,9 +37,12 @@ def test_teacher_and_student_cli(tmp_path, capsys):
     assert {"step", "loss", "accuracy"} <= set(hist.columns)
     rc = student_main(["--teacher", str(tdir), "--width", "8", "--strategies", "ce,one_shot,progressive,two_shot",
                        "--seeds", "2", "--steps", "100", "--eval-size", "256", "--out", str(sdir),
-                       "--device", "cpu", "--quiet", "--two-shot-threshold", "0.55"])
+                       "--device", "cpu", "--quiet"])
     assert rc == 0
-    line = capsys.readouterr().out
+    first, line = capsys.readouterr().out.strip().splitlines()
+    # no --two-shot-checkpoint: the mid point of the teacher's accuracy transition (curriculum.Transition)
+    mid = Transition.from_history(run.history, metric="accuracy").mid_checkpoint(run.steps)
+    assert f"two_shot uses teacher checkpoint {mid} " in first
     assert line.startswith("median t95:") and "progressive=" in line
     res = pd.read_parquet(sdir / "results.parquet")
     assert list(res.columns)[:4] == ["strategy", "seed", "t95", "t99"]
@@ -37,12 +50,12 @@ def test_teacher_and_student_cli(tmp_path, capsys):
     assert res.t95.dtype == np.float64  # inf when not reached
     assert (sdir / "curves.parquet").is_file()
     rec = json.loads((sdir / "config.json").read_text())
-    assert rec["config"]["tau"] == 1.0 and rec["config"]["two_shot_threshold"] == 0.55
+    assert rec["config"]["tau"] == 1.0 and rec["config"]["two_shot_checkpoint"] == mid and rec["complete"] is True
     # the same command again finds its results; a different config retrains
     before = (sdir / "results.parquet").stat().st_mtime_ns
     argv = ["--teacher", str(tdir), "--width", "8", "--strategies", "ce,one_shot,progressive,two_shot", "--seeds", "2",
             "--steps", "100", "--eval-size", "256", "--out", str(sdir), "--device", "cpu", "--quiet",
-            "--two-shot-threshold", "0.55"]
+            "--two-shot-checkpoint", str(mid)]
     assert student_main(argv) == 0
     assert "already holds these results" in capsys.readouterr().out
     assert (sdir / "results.parquet").stat().st_mtime_ns == before

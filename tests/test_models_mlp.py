@@ -10,7 +10,7 @@ from torch import nn
 from sims.config import ModelConfig
 from sims.models import build_model, member_state, stack_states
 from sims.models.mlp import EnsembleMLP
-from sims.train import soft_xent
+from sims.tasks import soft_xent
 
 
 def reference_member(model: EnsembleMLP, e: int) -> nn.Sequential:

@@ -20,70 +20,105 @@ Additions used by the generic trainer (sims/train.py, sims/distill.py):
   * optional fast path: ``xent_backward(x, q) -> loss (E,)`` computes the per-member mean of
     -sum_c q_c log softmax(z)_c and fills ``.grad`` of every parameter (hand-written backward).
 
-Registry: ``build_model(arch, n, config, ensemble_size, generators)`` with ``config`` a
-``sims.config.ModelConfig``. For arch "transformer" it calls
-``sims.models.transformer.EnsembleTransformer(n=n, n_layers=, n_heads=, head_dim=, mlp_ratio=,
-readout=, causal=, init=, ensemble_size=, generators=)`` (or a module-level ``build(n, config, ensemble_size,
-generators)`` when the module defines one).
+Registry keyed by architecture: ``build_model(arch, model_input, config, ensemble_size, generators)``
+with ``model_input`` the task's ``sims.tasks.ModelInput`` and ``config`` a ``sims.config.ModelConfig``;
+``@register_model("name")`` adds an architecture (a builder function of the same arguments).
 """
 from __future__ import annotations
 
-import importlib
 from typing import Sequence
 
 import torch
 
-__all__ = ["build_model", "member_state", "stack_states", "make_generators", "ARCHS"]
+from ..config import ARCHS  # the names ModelConfig accepts; register_model extends it
 
-ARCHS = ("mlp", "transformer")
+__all__ = ["build_model", "register_model", "member_state", "stack_states", "make_generators", "ARCHS"]
 
 
-def make_generators(generators: Sequence[torch.Generator | int] | None, ensemble_size: int,
-                    owner: str = "model") -> list[torch.Generator]:
-    """Normalise per-member init randomness: a list of E generators (ints become CPU generators)."""
+def make_generators(generators, ensemble_size: int, owner: str = "model") -> list[torch.Generator]:
+    """Per-member init randomness: ``generators`` is a sequence of E seeds / torch.Generators (each
+    read by ``sims.devices.as_torch_generator``: int -> seeded, Generator -> itself, None -> OS
+    entropy), or None for E unseeded generators (not reproducible). Generators must live on CPU
+    (init runs on CPU)."""
+    from ..devices import as_torch_generator
+    from parity_theory.validation import check_int
+
+    E = check_int(ensemble_size, "ensemble_size", owner=owner)
     if generators is None:
-        raise ValueError(f"{owner}: generators must be a list of {ensemble_size} torch.Generator or int seeds; got None.")
+        return [as_torch_generator(None) for _ in range(E)]
+    if isinstance(generators, (torch.Generator, int)):
+        generators = [generators]
     gens = list(generators)
-    if len(gens) != ensemble_size:
-        raise ValueError(f"{owner}: need one generator per member (ensemble_size={ensemble_size}); got {len(gens)}.")
+    if len(gens) != E:
+        raise ValueError(f"{owner}.generators must hold ensemble_size={E} generators or seeds (one generator per member); got {len(gens)}.")
     out = []
-    for g in gens:
-        if isinstance(g, torch.Generator):
-            out.append(g)
-        elif isinstance(g, int) and not isinstance(g, bool):
-            gg = torch.Generator()
-            gg.manual_seed(g)
-            out.append(gg)
-        else:
-            raise TypeError(f"{owner}: generators must hold torch.Generator or int seeds; got {type(g).__name__}.")
+    for i, g in enumerate(gens):
+        g = as_torch_generator(g, f"generators[{i}]", owner=owner)
+        if g.device.type != "cpu":
+            raise ValueError(f"{owner}.generators[{i}] must be a CPU generator (init runs on CPU); got device {g.device}.")
+        out.append(g)
     return out
 
 
-def build_model(arch: str, n: int, config, ensemble_size: int, generators) -> torch.nn.Module:
-    """An ensemble model of ``arch`` ('mlp' | 'transformer') with E = ensemble_size members,
-    inputs of dimension n, shape from ``config`` (sims.config.ModelConfig), per-member init from
+_REGISTRY: dict = {}
+
+
+def register_model(arch: str):
+    """Decorator: register ``builder(model_input, config, ensemble_size, generators) -> nn.Module``
+    under ``arch``. ``model_input`` is a ``sims.tasks.ModelInput``; a builder raises ValueError for an
+    input kind it cannot read."""
+    def deco(builder):
+        _REGISTRY[arch] = builder
+        if arch not in ARCHS:
+            ARCHS.append(arch)
+        return builder
+    return deco
+
+
+def _as_input(inp):
+    from ..tasks.base import ModelInput
+
+    if isinstance(inp, ModelInput):
+        return inp
+    if isinstance(inp, int) and not isinstance(inp, bool):  # a parity input dimension
+        return ModelInput(kind="pm1", n=inp)
+    raise TypeError(f"build_model: model_input must be a sims.tasks.ModelInput or an int n (±1 inputs); got {type(inp).__name__}.")
+
+
+def _require(arch: str, inp, kinds=("pm1",), n_classes=(2,), positions=(1,)) -> None:
+    if inp.kind not in kinds or inp.n_classes not in n_classes or inp.positions not in positions:
+        raise ValueError(f"build_model: arch {arch!r} reads inputs of kind {list(kinds)} with {list(n_classes)} classes at "
+                         f"{list(positions)} position(s); the task gives {inp}.")
+
+
+@register_model("mlp")
+def _build_mlp(inp, config, ensemble_size, generators):
+    from .mlp import EnsembleMLP
+
+    _require("mlp", inp)
+    return EnsembleMLP(n=inp.n, width=config.width, depth=config.depth, ensemble_size=ensemble_size, generators=generators)
+
+
+@register_model("transformer")
+def _build_transformer(inp, config, ensemble_size, generators):
+    from .transformer import EnsembleTransformer
+
+    _require("transformer", inp)
+    return EnsembleTransformer(n=inp.n, n_layers=config.n_layers, n_heads=config.n_heads, head_dim=config.head_dim,
+                               mlp_ratio=config.mlp_ratio, readout=config.readout, causal=config.causal, init=config.init,
+                               ensemble_size=ensemble_size, generators=generators)
+
+
+def build_model(arch: str, model_input, config, ensemble_size: int, generators) -> torch.nn.Module:
+    """An ensemble model of ``arch`` (a registered architecture: 'mlp' | 'transformer') with
+    E = ensemble_size members, reading ``model_input`` (a sims.tasks.ModelInput, or an int n for
+    ±1 inputs of dimension n), shape from ``config`` (sims.config.ModelConfig), per-member init from
     ``generators`` (E torch.Generator or int seeds). The model lives on CPU; move it with .to()."""
-    if arch not in ARCHS:
-        raise ValueError(f"build_model: arch must be one of {list(ARCHS)}; got {arch!r}.")
+    if arch not in _REGISTRY:
+        raise ValueError(f"build_model: arch must be one of {sorted(_REGISTRY)}; got {arch!r}.")
     if arch != getattr(config, "arch", arch):
         raise ValueError(f"build_model: arch={arch!r} disagrees with config.arch={config.arch!r}.")
-    if arch == "mlp":
-        from .mlp import EnsembleMLP
-
-        return EnsembleMLP(n=n, width=config.width, depth=config.depth, ensemble_size=ensemble_size,
-                           generators=generators)
-    if arch == "transformer":
-        try:
-            mod = importlib.import_module("sims.models.transformer")
-        except ImportError as exc:  # pragma: no cover - depends on the other module being present
-            raise ImportError(f"build_model: arch 'transformer' needs sims/models/transformer.py ({exc}).") from exc
-        if hasattr(mod, "build"):
-            return mod.build(n=n, config=config, ensemble_size=ensemble_size, generators=generators)
-        return mod.EnsembleTransformer(n=n, n_layers=config.n_layers, n_heads=config.n_heads,
-                                       head_dim=config.head_dim, mlp_ratio=config.mlp_ratio,
-                                       readout=config.readout, causal=config.causal, init=config.init,
-                                       ensemble_size=ensemble_size, generators=generators)
-    raise ValueError(f"build_model: arch must be one of {list(ARCHS)}; got {arch!r}.")
+    return _REGISTRY[arch](_as_input(model_input), config, ensemble_size, generators)
 
 
 def member_state(state: dict[str, torch.Tensor], index: int | Sequence[int]) -> dict[str, torch.Tensor]:

@@ -14,6 +14,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from parity_theory.validation import check_int
+
 from . import make_generators
 
 __all__ = ["EnsembleMLP"]
@@ -28,10 +30,7 @@ class EnsembleMLP(nn.Module):
                  generators: Sequence[torch.Generator | int] | None = None):
         super().__init__()
         for name, v in (("n", n), ("width", width), ("depth", depth), ("ensemble_size", ensemble_size)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"EnsembleMLP.{name} must be a positive int; got {v!r}.")
-        if generators is None:
-            generators = list(range(ensemble_size))
+            check_int(v, name, owner="EnsembleMLP")
         gens = make_generators(generators, ensemble_size, owner="EnsembleMLP")
         self.n, self.width, self.depth, self.ensemble_size = n, width, depth, ensemble_size
         dims = [n] + [width] * depth + [2]

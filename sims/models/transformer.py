@@ -37,6 +37,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from parity_theory.validation import check_int
+
+from . import make_generators
+
 __all__ = ["EnsembleTransformer", "transformer_hparams"]
 
 _READOUTS = ("cls", "last")
@@ -44,37 +48,7 @@ _INITS = ("pytorch", "gpt2")
 
 
 def _pos_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"EnsembleTransformer.{name} must be a positive int; got {name}={value!r} ({type(value).__name__}).")
-    if value < 1:
-        raise ValueError(f"EnsembleTransformer.{name} must be a positive int; got {name}={value}.")
-    return int(value)
-
-
-def _as_generators(generators, ensemble_size: int) -> list[torch.Generator]:
-    if generators is None:
-        raise ValueError(
-            "EnsembleTransformer.generators must be a list of ensemble_size torch.Generator or int seeds "
-            "(randomness is an argument); got None."
-        )
-    if isinstance(generators, (torch.Generator, Integral)):
-        generators = [generators]
-    gens = list(generators)
-    if len(gens) != ensemble_size:
-        raise ValueError(
-            f"EnsembleTransformer.generators must hold ensemble_size={ensemble_size} generators or seeds; got {len(gens)}."
-        )
-    out = []
-    for i, g in enumerate(gens):
-        if isinstance(g, torch.Generator):
-            if g.device.type != "cpu":
-                raise ValueError(f"EnsembleTransformer.generators[{i}] must be a CPU generator (init runs on CPU); got device {g.device}.")
-            out.append(g)
-        elif isinstance(g, Integral) and not isinstance(g, bool):
-            out.append(torch.Generator().manual_seed(int(g)))
-        else:
-            raise TypeError(f"EnsembleTransformer.generators[{i}] must be a torch.Generator or an int seed; got {type(g).__name__}.")
-    return out
+    return check_int(value, name, owner="EnsembleTransformer")
 
 
 def transformer_hparams(n, n_layers=1, n_heads=4, head_dim=8, readout="cls", causal=None, mlp_ratio=4, init="pytorch") -> dict:
@@ -184,7 +158,7 @@ class EnsembleTransformer(nn.Module):
         super().__init__()
         hp = transformer_hparams(n, n_layers, n_heads, head_dim, readout, causal, mlp_ratio, init)
         E = _pos_int(ensemble_size, "ensemble_size")
-        gens = _as_generators(generators, E)
+        gens = make_generators(generators, E, owner="EnsembleTransformer")
         self.hparams = hp
         self.n, self.n_layers, self.n_heads, self.head_dim = hp["n"], hp["n_layers"], hp["n_heads"], hp["head_dim"]
         self.readout, self.causal, self.mlp_ratio, self.init = hp["readout"], hp["causal"], hp["mlp_ratio"], hp["init"]

@@ -75,7 +75,7 @@ def run_unit(ctx):
     import pandas as pd
     import torch
 
-    from sims.distill import train_students
+    from sims.distill import train_students, with_two_shot_checkpoint
     from sims.train import train_teacher
 
     threads = int(os.environ.get("PDISTILL_THREADS") or os.environ.get("SLURM_CPUS_PER_TASK") or 1)
@@ -89,7 +89,7 @@ def run_unit(ctx):
         h = hist[["step", "accuracy", "loss"]].melt(id_vars="step", var_name="metric", value_name="value")
         frames.append(h.assign(point_id=point0, seed=int(teacher_cfg.seed), strategy="teacher", kind="curve"))
     for point_id, scfg in students:
-        res = train_students(run, None, scfg, device=ctx.device, progress=False)
+        res = train_students(run, None, with_two_shot_checkpoint(scfg, run), device=ctx.device, progress=False)
         c = res.curves[["strategy", "seed", "step", "accuracy", "loss"]].melt(
             id_vars=["strategy", "seed", "step"], var_name="metric", value_name="value")
         frames.append(c.assign(point_id=point_id, kind="curve"))
