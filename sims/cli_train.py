@@ -187,7 +187,7 @@ def student_main(argv: list[str] | None = None) -> int:
     p.add_argument("--lookahead", type=int, help="progressive: checkpoints ahead of the student (default 1; 0 = current)")
     p.add_argument("--plateau-patience", type=int, help="progressive: advance when accuracy plateaus this many evals")
     p.add_argument("--two-shot-checkpoint", type=int,
-                   help="two_shot: teacher checkpoint step (default: the mid point of the teacher's accuracy transition)")
+                   help="two_shot: teacher checkpoint step (default: the checkpoint where the teacher's loss falls fastest, curriculum.Transition)")
     p.add_argument("--two-shot-steps", type=int, help="two_shot: student steps on that checkpoint (default: its step)")
     p.add_argument("--k-shot", help="k_shot pairs checkpoint:steps,checkpoint:steps (then the final teacher)")
     p.add_argument("--early-stop", action="store_true", help="stop once every student reached 99%%")
@@ -224,7 +224,7 @@ def student_main(argv: list[str] | None = None) -> int:
         cfg = with_two_shot_checkpoint(cfg, run)
         if given is None and cfg.two_shot_checkpoint is not None:
             print(f"pdistill student: two_shot uses teacher checkpoint {cfg.two_shot_checkpoint} "
-                  f"(mid point of the teacher's accuracy transition; --two-shot-checkpoint overrides)")
+                  f"(steepest drop of the teacher's loss; --two-shot-checkpoint overrides)")
         res = None if a.force else _existing_results(a.out, cfg, run)
         if res is None:
             res = train_students(run, None, cfg, device=a.device, progress=not a.quiet, out_dir=a.out)

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import bisect
 import json
-import math
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +36,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 import torch
+
+from curriculum.transition import first_step_reaching
 
 from parity_theory.validation import check_float, check_int
 
@@ -49,7 +50,7 @@ from .train import CheckpointError, TeacherRun, atomic_write_parquet, atomic_wri
 
 __all__ = [
     "Strategy", "CE", "OneShot", "Progressive", "KShot", "TwoShot", "make_strategy",
-    "StudentResults", "train_students", "first_reach", "distill_targets", "mid_transition_checkpoint",
+    "StudentResults", "train_students", "distill_targets", "mid_transition_checkpoint",
     "with_two_shot_checkpoint",
 ]
 
@@ -245,11 +246,12 @@ def make_strategy(name: str, config: StudentConfig | None = None) -> Strategy:
 
 
 def mid_transition_checkpoint(run: TeacherRun) -> int:
-    """The default 2-shot checkpoint: the teacher checkpoint nearest the mid point of its accuracy
-    transition, ``curriculum.Transition.from_history(run.history, metric="accuracy")`` (steepest rise)."""
+    """The default 2-shot checkpoint: the teacher checkpoint nearest the mid point of its loss
+    transition, ``curriculum.Transition.from_history(run.history)`` (the steepest loss drop; the
+    toolkit's one rule, docs/curriculum.md)."""
     from curriculum.transition import Transition
 
-    return Transition.from_history(run.history, metric="accuracy").mid_checkpoint(run.steps)
+    return Transition.from_history(run.history).mid_checkpoint(run.steps)
 
 
 def with_two_shot_checkpoint(config: StudentConfig, run: TeacherRun, strategies=None) -> StudentConfig:
@@ -267,12 +269,6 @@ def distill_targets(teacher_logits: torch.Tensor, labels: torch.Tensor, tau: flo
     """q = alpha*onehot(labels) + (1-alpha)*softmax(teacher_logits/tau) (tau=0: onehot argmax).
     teacher_logits (..., C), labels (...) int64 -> q (..., C) (``sims.tasks.soft_targets``)."""
     return soft_targets(labels, teacher_logits.shape[-1], teacher_logits, tau, alpha)
-
-
-def first_reach(steps: np.ndarray, acc: np.ndarray, threshold: float) -> float:
-    """First step with acc >= threshold, +inf when never reached."""
-    hit = np.flatnonzero(np.asarray(acc) >= threshold)
-    return float(np.asarray(steps)[hit[0]]) if hit.size else math.inf
 
 
 # ----------------------------------------------------------------------------- results
@@ -504,8 +500,8 @@ def train_students(teacher_run: TeacherRun | str | Path, strategies: Sequence[st
     curves = pd.DataFrame(rows, columns=curve_cols)
     summ = []
     for (name, sd), g in curves.groupby(["strategy", "seed"], sort=False):
-        t95 = first_reach(g.step.values, g.accuracy.values, 0.95)
-        t99 = first_reach(g.step.values, g.accuracy.values, 0.99)
+        t95 = first_step_reaching(g.step.values, g.accuracy.values, 0.95)
+        t99 = first_step_reaching(g.step.values, g.accuracy.values, 0.99)
         summ.append({"strategy": name, "seed": int(sd), "t95": t95, "t99": t99, "samples95": t95 * cfg.batch,
                      "samples99": t99 * cfg.batch, "final_accuracy": float(g.accuracy.values[-1])})
     summary = pd.DataFrame(summ, columns=["strategy", "seed", "t95", "t99", "samples95", "samples99", "final_accuracy"])

@@ -40,8 +40,8 @@ def test_teacher_and_student_cli(tmp_path, capsys):
                        "--device", "cpu", "--quiet"])
     assert rc == 0
     first, line = capsys.readouterr().out.strip().splitlines()
-    # no --two-shot-checkpoint: the mid point of the teacher's accuracy transition (curriculum.Transition)
-    mid = Transition.from_history(run.history, metric="accuracy").mid_checkpoint(run.steps)
+    # no --two-shot-checkpoint: the steepest drop of the teacher's loss (curriculum.Transition, the default rule)
+    mid = Transition.from_history(run.history).mid_checkpoint(run.steps)
     assert f"two_shot uses teacher checkpoint {mid} " in first
     assert line.startswith("median t95:") and "progressive=" in line
     res = pd.read_parquet(sdir / "results.parquet")

@@ -1,7 +1,6 @@
 """Strategies, the distillation loss, paired ensembles of students, and the tiny-config claim."""
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pandas as pd
@@ -11,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sims.config import ModelConfig, OptimConfig, StudentConfig, TaskConfig, TeacherConfig
-from sims.distill import (CE, KShot, OneShot, Progressive, TwoShot, distill_targets, first_reach,
+from sims.distill import (CE, KShot, OneShot, Progressive, TwoShot, distill_targets,
                           make_strategy, train_students, with_two_shot_checkpoint)
 from sims.tasks import soft_xent
 from sims.train import CheckpointError, train_teacher
@@ -94,9 +93,6 @@ def test_one_shot_k_shot_two_shot_ce():
     assert make_strategy("progressive", StudentConfig(progressive_lookahead=0)).lookahead == 0
 
 
-def test_first_reach():
-    assert first_reach(np.array([0, 100, 200]), np.array([0.5, 0.96, 0.9]), 0.95) == 100
-    assert first_reach(np.array([0, 100]), np.array([0.5, 0.9]), 0.95) == math.inf
 
 
 # ----------------------------------------------------------------------------- loss
