@@ -159,7 +159,7 @@ def fmt(x: Any, digits: int = 3) -> str:
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` to ``path`` atomically (``sims.io.atomic_write_text``)."""
+    """Write ``text`` to ``path`` atomically (``curriculum.io.atomic_write_text``)."""
     return atomic_write_text(path, text)
 
 

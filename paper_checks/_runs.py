@@ -20,7 +20,7 @@ import pandas as pd
 
 from curriculum.artifacts import ArtifactError, load_probe_table, write_probe_table
 from curriculum.provenance import source_hash
-from sims.io import atomic_write_parquet
+from curriculum.io import atomic_write_parquet
 
 from ._claims import Context, write_text_atomic
 

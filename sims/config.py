@@ -8,7 +8,6 @@ equal configs hash equally across processes and machines (used for caching and r
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 try:
     import tomllib
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from curriculum.artifacts import config_hash as _config_hash
 from parity_theory.parity import ParityTask
 from parity_theory.validation import check_bool, check_choice, check_float, check_int
 
@@ -103,10 +103,9 @@ def _canonical(obj):
 
 
 def config_hash(cfg) -> str:
-    """sha256 hex digest of the canonical JSON of ``cfg.to_dict()`` (keys sorted)."""
-    d = cfg.to_dict() if hasattr(cfg, "to_dict") else cfg
-    blob = json.dumps(_canonical(d), sort_keys=True, separators=(",", ":"), allow_nan=True)
-    return hashlib.sha256(blob.encode()).hexdigest()
+    """sha256 hex digest of the canonical JSON of ``cfg.to_dict()`` (keys sorted): the one config
+    hash of the toolkit, ``curriculum.artifacts.config_hash``."""
+    return _config_hash(cfg.to_dict() if hasattr(cfg, "to_dict") else cfg)
 
 
 def load_toml(path: str | Path) -> dict:

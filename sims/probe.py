@@ -55,7 +55,7 @@ from curriculum.resources import check_fits
 from curriculum.transition import Transition
 from parity_theory.parity import ParityTask, check_generator, check_int
 
-from .io import atomic_savefig, atomic_write_text, ensure_writable_dir
+from curriculum.io import atomic_savefig, atomic_write_text, ensure_writable_dir
 from .probe_measure import (TABLE_COLUMNS, CallableRun, _check_run, _Forward, _plan_table, _Prober,  # noqa: F401
                             _select_steps, _subset_plan, probe_outputs, probe_run, write_parquet)
 # (the private names are re-exported for benchmarks/bench_probe.py and the tests)

@@ -21,7 +21,7 @@ import pandas as pd
 from parity_theory.fourier import correlations, random_off_support_subsets, support_spectrum
 from parity_theory.parity import ParityTask, check_generator, check_int
 
-from .io import atomic_write_parquet
+from curriculum.io import atomic_write_parquet
 
 __all__ = ["CallableRun", "probe_outputs", "probe_run", "write_parquet", "TABLE_COLUMNS"]
 
@@ -296,7 +296,7 @@ def probe_run(run, samples: int = 100_000, off_support_per_degree: int = 100, se
 
 
 def write_parquet(table: pd.DataFrame, path) -> Path:
-    """Write ``table`` to Parquet atomically (see :mod:`sims.io`); its attrs are dropped."""
+    """Write ``table`` to Parquet atomically (see :mod:`curriculum.io`); its attrs are dropped."""
     t = table.copy()
     t.attrs = {}
     return atomic_write_parquet(path, t, index=False)

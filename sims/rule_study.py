@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .io import atomic_write_text
+from curriculum.io import atomic_write_text
 from curriculum.transition import Transition
 
 from .probe import RULES, choose_checkpoint, curriculum_summary, predicted_vs_measured, probe_run

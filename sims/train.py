@@ -31,7 +31,7 @@ from safetensors.torch import load_file, save_file
 
 from parity_theory.parity import ParityTask
 
-from . import io as _io
+from curriculum import io as _io
 from .config import TeacherConfig, config_hash, derive_seed
 from .data import as_model_input
 from .devices import resolve_device
@@ -62,12 +62,12 @@ def _tmp_name(path: Path) -> Path:
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` atomically and fsynced (see :mod:`sims.io`)."""
+    """Write ``text`` atomically and fsynced (see :mod:`curriculum.io`)."""
     _io.atomic_write_text(path, text, fsync=True)
 
 
 def atomic_write_parquet(path: str | Path, df: pd.DataFrame) -> None:
-    """Write ``df`` to Parquet atomically, without its index (see :mod:`sims.io`)."""
+    """Write ``df`` to Parquet atomically, without its index (see :mod:`curriculum.io`)."""
     _io.atomic_write_parquet(path, df, index=False)
 
 

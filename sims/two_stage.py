@@ -220,7 +220,7 @@ def plot_scaling(result: ScalingResult, path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from sims.io import atomic_savefig
+    from curriculum.io import atomic_savefig
 
     ks = list(dict.fromkeys(result.points["k"]))
     fig, axes = plt.subplots(1, len(ks), figsize=(5.2 * len(ks), 4.0), squeeze=False)
@@ -310,7 +310,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, TypeError, OSError) as e:
         print(f"pdistill scaling: {e}", file=sys.stderr)
         return 2
-    from sims.io import atomic_write_json, atomic_write_parquet
+    from curriculum.io import atomic_write_json, atomic_write_parquet
 
     t0 = time.perf_counter()
     say = None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))

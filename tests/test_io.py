@@ -1,4 +1,4 @@
-"""curriculum.io (re-exported as sims.io): the shared atomic writers."""
+"""curriculum.io: the shared atomic writers."""
 from __future__ import annotations
 
 import json
@@ -9,7 +9,7 @@ import sys
 import pandas as pd
 import pytest
 
-from sims.io import (atomic_path, atomic_savefig, atomic_write_bytes, atomic_write_json, atomic_write_parquet,
+from curriculum.io import (atomic_path, atomic_savefig, atomic_write_bytes, atomic_write_json, atomic_write_parquet,
                      atomic_write_text, umask_mode)
 
 
@@ -133,6 +133,6 @@ def test_savefig_failure_closes_and_cleans(tmp_path):
 def test_io_is_torch_free():
     import subprocess
 
-    code = "import sys, sims.io; print('torch' in sys.modules)"
+    code = "import sys, curriculum.io; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import io as _io
+from curriculum import io as _io
 from .spec import SweepSpec, SweepSpecError, Unit
 
 __all__ = [
@@ -50,7 +50,7 @@ _ALIVE_SLURM = {"PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED", 
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` atomically and fsynced (readers never see a partial file); see :mod:`sims.io`."""
+    """Write ``data`` atomically and fsynced (readers never see a partial file); see :mod:`curriculum.io`."""
     _io.atomic_write_bytes(path, data, fsync=True)
 
 
