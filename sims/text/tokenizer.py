@@ -12,8 +12,9 @@ and predicted. Models:
 * ``"bpe"`` (default): byte-level BPE (GPT-2 style pre-tokenizer, no normalizer). Every byte is
   in the alphabet, so [UNK] never occurs and ``decode(encode(text)) == text`` exactly.
 * ``"wordpiece"``: BERT's pre-tokenizer (whitespace and punctuation) and NFC normalization;
-  characters never seen in training become [UNK]; decoding rejoins words with single spaces, so
-  the round trip keeps the text up to whitespace.
+  characters never seen in training and words over 100 characters become [UNK]; decoding joins
+  words and punctuation with single spaces (no clean-up rewriting), so the round trip keeps the
+  text up to whitespace.
 
 ``lowercase=True`` lowercases before either model. :func:`cached_tokenizer` stores the trained
 tokenizer (``tokenizer.json``, the library's own JSON format) next to a manifest of kind
@@ -156,7 +157,7 @@ def _new_tokenizer(settings: TokenizerSettings):
         norm = [normalizers.NFC()] + ([normalizers.Lowercase()] if settings.lowercase else [])
         tok.normalizer = normalizers.Sequence(norm)
         tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-        tok.decoder = decoders.WordPiece(prefix="##")
+        tok.decoder = decoders.WordPiece(prefix="##", cleanup=False)  # cleanup would rewrite " do not" as " don't"
         trainer = trainers.WordPieceTrainer(vocab_size=settings.vocab_size, min_frequency=settings.min_frequency,
                                             special_tokens=[UNK], continuing_subword_prefix="##", show_progress=False)
     return tok, trainer

@@ -1,0 +1,134 @@
+"""sims.text.corpus: streaming plain text and JSONL, documents, and every bad input of docs/text.md."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sims.text.corpus import TextCorpus
+
+
+def _write(path, data: bytes | str):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data.encode() if isinstance(data, str) else data)
+    return path
+
+
+def test_plain_text_files_and_folders_stream_one_document_per_file(tmp_path):
+    _write(tmp_path / "corpus" / "b.txt", "second file\nline two\n")
+    _write(tmp_path / "corpus" / "sub" / "a.txt", "nested\n")
+    _write(tmp_path / "corpus" / "ignored.md", "not a text file\n")
+    c = TextCorpus(tmp_path / "corpus")
+    assert [f.name for f in c.files] == ["b.txt", "sub/a.txt"]  # recursive, sorted, *.txt only
+    assert list(c.documents()) == ["second file\nline two\n", "nested\n"]
+    assert c.stats.documents == 2 and c.stats.files == 2 and c.stats.lines == 3
+
+
+def test_segments_are_lines_and_concatenate_to_the_file(tmp_path):
+    text = "".join(f"line {i} of a file\n" for i in range(1000))
+    c = TextCorpus(_write(tmp_path / "big.txt", text))
+    segs = list(c.segments())
+    assert len(segs) == 1000 and {d for d, _ in segs} == {0}
+    assert "".join(p for _, p in segs) == text
+
+
+def test_paragraph_mode_splits_at_blank_lines(tmp_path):
+    f = _write(tmp_path / "p.txt", "\n\nfirst para\nstill first\n\n  \n\nsecond\n\n")
+    assert list(TextCorpus(f).documents()) == ["first para\nstill first\n\n  \n\nsecond\n"]
+    assert list(TextCorpus(f, paragraphs=True).documents()) == ["first para\nstill first\n", "second\n"]
+
+
+def test_jsonl_records_are_documents_with_a_chosen_field(tmp_path):
+    lines = [json.dumps({"body": "alpha beta", "id": 1}), "", json.dumps({"body": "gamma\ndelta"}),
+             json.dumps({"body": "   "})]
+    f = _write(tmp_path / "d.jsonl", "\n".join(lines) + "\n")
+    c = TextCorpus(f, text_field="body")
+    assert list(c.documents()) == ["alpha beta", "gamma\ndelta"]
+    assert c.stats.empty_documents == 1
+
+
+def test_crlf_and_byte_order_mark_are_normalised(tmp_path):
+    f = _write(tmp_path / "w.txt", b"\xef\xbb\xbfone\r\ntwo\r\n")
+    assert list(TextCorpus(f).documents()) == ["one\ntwo\n"]
+
+
+def test_empty_files_are_skipped_and_counted_but_an_empty_corpus_is_an_error(tmp_path):
+    _write(tmp_path / "c" / "a.txt", "text\n")
+    _write(tmp_path / "c" / "empty.txt", "")
+    _write(tmp_path / "c" / "blank.txt", "\n  \n")
+    c = TextCorpus(tmp_path / "c")
+    assert list(c.documents()) == ["text\n"]
+    assert sorted(c.stats.empty_files) == ["blank.txt", "empty.txt"] and c.stats.empty_documents == 2
+    only_empty = TextCorpus([tmp_path / "c" / "empty.txt", tmp_path / "c" / "blank.txt"])
+    with pytest.raises(ValueError, match="holds no text"):
+        list(only_empty.segments())
+
+
+def test_non_utf8_bytes_name_the_file_line_and_byte_offset(tmp_path):
+    f = _write(tmp_path / "latin1.txt", b"fine line\nna\xefve\n")
+    with pytest.raises(ValueError, match=r"latin1\.txt.*line 2, byte offset 12: not UTF-8 \(byte 0xef\)"):
+        list(TextCorpus(f).segments())
+    c = TextCorpus(f, errors="replace")
+    assert list(c.documents()) == ["fine line\nna\ufffdve\n"] and c.stats.replaced_lines == 1
+
+
+def test_non_utf8_offset_counts_the_byte_order_mark(tmp_path):
+    f = _write(tmp_path / "bom.txt", b"\xef\xbb\xbfab\xff\n")
+    with pytest.raises(ValueError, match="line 1, byte offset 5"):
+        list(TextCorpus(f).segments())
+
+
+def test_a_line_over_the_limit_is_an_error_naming_the_line(tmp_path):
+    f = _write(tmp_path / "huge.txt", "short\n" + "x" * 5000 + "\nshort\n")
+    with pytest.raises(ValueError, match=r"huge\.txt.*line 2 is longer than max_line_bytes=1000"):
+        list(TextCorpus(f, max_line_bytes=1000).segments())
+    assert len(list(TextCorpus(f, max_line_bytes=5001).segments())) == 3  # the newline fits the limit too
+
+
+@pytest.mark.parametrize("line, message", [
+    ("[1, 2]", r"line 2 is a JSON list, expected an object with a 'text' field"),
+    ('{"title": "x"}', r"line 2 has no field 'text' \(fields: 'title'\)"),
+    ('{"text": 3}', r"line 2: field 'text' must be a string; got int"),
+    ('{"text": "unterminated', r"line 2 is not valid JSON"),
+])
+def test_bad_jsonl_lines_are_errors_naming_file_and_line(tmp_path, line, message):
+    f = _write(tmp_path / "bad.jsonl", '{"text": "good"}\n' + line + "\n")
+    with pytest.raises(ValueError, match=r"bad\.jsonl.*" + message):
+        list(TextCorpus(f).segments())
+
+
+def test_bad_sources_and_options_are_clear_errors(tmp_path):
+    with pytest.raises(ValueError, match="does not exist"):
+        TextCorpus(tmp_path / "missing.txt")
+    (tmp_path / "nothing").mkdir()
+    with pytest.raises(ValueError, match=r"holds no \*\.txt or \*\.jsonl file"):
+        TextCorpus(tmp_path / "nothing")
+    with pytest.raises(ValueError, match="at least one"):
+        TextCorpus([])
+    f = _write(tmp_path / "a.txt", "x\n")
+    with pytest.raises(ValueError, match="errors must be 'strict' or 'replace'"):
+        TextCorpus(f, errors="ignore")
+    with pytest.raises(ValueError, match="max_line_bytes must be a positive int"):
+        TextCorpus(f, max_line_bytes=0)
+
+
+def test_gutenberg_markers_are_stripped_when_asked(tmp_path):
+    text = ("The Project Gutenberg EBook of Something\nlicence words\n"
+            "*** START OF THIS PROJECT GUTENBERG EBOOK SOMETHING ***\n"
+            "The body.\nMore body.\n"
+            "*** END OF THIS PROJECT GUTENBERG EBOOK SOMETHING ***\nmore licence\n")
+    f = _write(tmp_path / "g.txt", text)
+    assert list(TextCorpus(f, strip_gutenberg=True).documents()) == ["The body.\nMore body.\n"]
+    assert list(TextCorpus(f).documents()) == [text]
+    plain = _write(tmp_path / "plain.txt", "no markers here\n")
+    assert list(TextCorpus(plain, strip_gutenberg=True).documents()) == ["no markers here\n"]
+
+
+def test_fingerprint_changes_with_content_not_with_the_folder_name(tmp_path):
+    a = _write(tmp_path / "one" / "x.txt", "same text\n")
+    b = _write(tmp_path / "two" / "x.txt", "same text\n")
+    assert TextCorpus(tmp_path / "one").fingerprint() == TextCorpus(tmp_path / "two").fingerprint()
+    fp = TextCorpus(a).fingerprint()
+    b.write_text("other text\n")
+    assert TextCorpus(b).fingerprint() != fp
+    assert TextCorpus(a, paragraphs=True).fingerprint() != fp
