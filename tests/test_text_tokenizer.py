@@ -187,3 +187,27 @@ def test_cached_windows_reload_and_notice_changes(tmp_path, corpus_dir, bpe, wor
     for changed in (dict(tok=bpe, length=16), dict(tok=wordpiece, length=32)):
         w = cached_windows(c, changed["tok"], tmp_path / "w", changed["length"])
         assert np.array_equal(w.tokens, encode_windows(c, changed["tok"], changed["length"]).tokens)
+
+
+@pytest.mark.parametrize("pack", [True, False])
+@pytest.mark.parametrize("batch_lines", [1, 3, 7])
+def test_windows_do_not_depend_on_the_encoding_batch(tmp_path, corpus_dir, bpe, pack, batch_lines):
+    """Encoding streams lines in batches; documents longer than a batch and batches ending at a
+    document's end must give the windows of the line-by-line stream, in memory and on disk."""
+    c = TextCorpus(corpus_dir)
+    T = 24
+    lay = bpe.layout
+    docs = [np.append(np.concatenate(bpe.encode_batch((corpus_dir / f"doc{i}.txt").read_text().splitlines(keepends=True))),
+                      lay.eos) for i in range(3)]
+    small = encode_windows(c, bpe, T, pack=pack, batch_lines=batch_lines)
+    whole = encode_windows(c, bpe, T, pack=pack, batch_lines=10**6)
+    assert np.array_equal(small.tokens, whole.tokens) and small.stats == whole.stats
+    assert whole.stats["documents"] == 3 and whole.stats["tokens"] == sum(len(d) - 1 for d in docs)
+    if pack:
+        stream = np.concatenate(docs)
+        n = len(stream) // (T - 1)
+        assert np.array_equal(whole.tokens[:, 1:].ravel(), stream[:n * (T - 1)])
+    else:
+        assert (whole.tokens == lay.eos).sum() + whole.stats["dropped_tokens"] == 3
+    on_disk = cached_windows(c, bpe, tmp_path / "w", T, pack=pack, batch_lines=batch_lines)
+    assert np.array_equal(on_disk.tokens, whole.tokens) and on_disk.stats == whole.stats
