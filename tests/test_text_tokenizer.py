@@ -126,7 +126,7 @@ def test_cache_folder_of_another_kind_is_an_error_not_overwritten(tmp_path, corp
     folder.mkdir()
     (folder / "x.txt").write_text("x")
     write_manifest(folder, "teacher", {"a": 1}, {"x.txt": {}})
-    with pytest.raises(ArtifactError, match="another kind of artifact"):
+    with pytest.raises(ArtifactError, match="holds a .teacher. artifact, not a .tokenizer. one"):
         cached_tokenizer(TextCorpus(corpus_dir), folder, TokenizerSettings(vocab_size=300))
     assert json.loads((folder / "manifest.json").read_text())["kind"] == "teacher"
 

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from curriculum.artifacts import ArtifactError, read_manifest, write_manifest
+from curriculum.artifacts import MANIFEST, ArtifactError, config_hash, read_manifest, write_manifest
 from curriculum.io import atomic_write_text, ensure_writable_dir
 from sims.pcfg.tokens import TokenLayout
 
@@ -188,16 +188,16 @@ def cache_state(folder: Path, kind: str, config: dict) -> bool:
     """True when ``folder`` holds a complete artifact of ``kind`` made by ``config``; False when
     it holds none, another config's or a damaged one (to be rebuilt). A folder holding another
     kind of artifact is an ArtifactError (never overwritten)."""
-    if not (folder / "manifest.json").is_file():
+    if not (folder / MANIFEST).is_file():
         return False
     try:
-        read_manifest(folder, kind=kind, config=config)
-    except ArtifactError as exc:
-        if "artifact, not a" in str(exc):
-            raise ArtifactError(f"{str(folder)!r} holds another kind of artifact; choose another cache folder "
-                                f"({exc}).") from None
-        return False
-    return True
+        manifest = read_manifest(folder)
+    except ArtifactError:
+        return False  # damaged: rebuild
+    if manifest.get("kind") != kind:
+        raise ArtifactError(f"{str(folder)!r} holds a {manifest.get('kind')!r} artifact, not a {kind!r} one; "
+                            f"choose another cache folder.")
+    return manifest.get("config_hash") == config_hash(config)
 
 
 def tokenizer_config(corpus, settings: TokenizerSettings) -> dict:
