@@ -211,3 +211,28 @@ def test_windows_do_not_depend_on_the_encoding_batch(tmp_path, corpus_dir, bpe, 
         assert (whole.tokens == lay.eos).sum() + whole.stats["dropped_tokens"] == 3
     on_disk = cached_windows(c, bpe, tmp_path / "w", T, pack=pack, batch_lines=batch_lines)
     assert np.array_equal(on_disk.tokens, whole.tokens) and on_disk.stats == whole.stats
+
+
+def test_corpus_errors_surface_through_training_and_encoding(tmp_path, bpe):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "a.txt").write_bytes(b"fine\n" * 5000 + b"caf\xe9\n")
+    with pytest.raises(ValueError, match=r"a\.txt.*line 5001, byte offset 25003: not UTF-8"):
+        train_tokenizer(TextCorpus(bad), TokenizerSettings(vocab_size=300))
+    with pytest.raises(ValueError, match="line 5001, byte offset 25003"):
+        encode_windows(TextCorpus(bad), bpe, 8)
+    (bad / "a.txt").write_text(" \n\n")
+    with pytest.raises(ValueError, match="holds no text"):
+        cached_tokenizer(TextCorpus(bad), tmp_path / "tok", TokenizerSettings(vocab_size=300))
+    assert not (tmp_path / "tok" / "manifest.json").exists()
+
+
+def test_wrong_argument_types_are_clear_errors(tmp_path, corpus_dir, bpe):
+    with pytest.raises(TypeError, match="corpus must be a TextCorpus"):
+        train_tokenizer(str(corpus_dir))
+    with pytest.raises(TypeError, match="corpus must be a TextCorpus"):
+        cached_windows(corpus_dir, bpe, tmp_path / "w", 8)
+    with pytest.raises(TypeError, match="tokenizer must be a TextTokenizer"):
+        encode_windows(TextCorpus(corpus_dir), bpe.tokenizer, 8)
+    with pytest.raises(ValueError, match=r"ids must be token ids in \[0, "):
+        bpe.decode([bpe.layout.vocab_size])

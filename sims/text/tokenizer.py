@@ -33,8 +33,10 @@ from curriculum.artifacts import MANIFEST, ArtifactError, config_hash, read_mani
 from curriculum.io import atomic_write_text, ensure_writable_dir
 from sims.pcfg.tokens import TokenLayout
 
+from .corpus import TextCorpus
+
 __all__ = ["TokenizerSettings", "TextTokenizer", "train_tokenizer", "cached_tokenizer", "SPECIALS", "UNK",
-           "TOKENIZER_FILE", "cache_state"]
+           "TOKENIZER_FILE", "cache_state", "check_corpus"]
 
 UNK = "[UNK]"
 #: the special tokens after the ordinary ones, in id order (V, V + 1, V + 2, V + 3)
@@ -174,8 +176,17 @@ def _line_batches(corpus, size: int = 4096):
         yield batch
 
 
+def check_corpus(corpus) -> TextCorpus:
+    """Return ``corpus`` if it is a TextCorpus, else TypeError saying how to make one."""
+    if not isinstance(corpus, TextCorpus):
+        raise TypeError(f"corpus must be a TextCorpus (e.g. TextCorpus('texts/') or shakespeare_corpus('train')); "
+                        f"got {type(corpus).__name__}.")
+    return corpus
+
+
 def train_tokenizer(corpus, settings: TokenizerSettings = TokenizerSettings()) -> TextTokenizer:
     """Train a tokenizer on the streamed ``corpus`` (a :class:`~sims.text.corpus.TextCorpus`)."""
+    check_corpus(corpus)
     if not isinstance(settings, TokenizerSettings):
         raise TypeError(f"settings must be a TokenizerSettings; got {type(settings).__name__}.")
     tok, trainer = _new_tokenizer(settings)
@@ -208,6 +219,9 @@ def cached_tokenizer(corpus, folder: str | Path, settings: TokenizerSettings = T
     """The tokenizer of ``corpus`` with ``settings``: loaded from ``folder`` when its manifest
     matches (corpus fingerprint, settings, tokenizers version), else trained and stored there."""
     folder = Path(folder)
+    check_corpus(corpus)
+    if not isinstance(settings, TokenizerSettings):
+        raise TypeError(f"settings must be a TokenizerSettings; got {type(settings).__name__}.")
     config = tokenizer_config(corpus, settings)
     if cache_state(folder, "tokenizer", config):
         return TextTokenizer.load(folder, settings, from_cache=True)

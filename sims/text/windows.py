@@ -29,7 +29,7 @@ from curriculum.io import atomic_path, ensure_writable_dir
 from parity_theory.parity import check_int
 from sims.pcfg.tokens import TokenLayout
 
-from .tokenizer import TextTokenizer, cache_state
+from .tokenizer import TextTokenizer, cache_state, check_corpus
 
 __all__ = ["TextWindows", "encode_windows", "cached_windows", "WINDOWS_FILE"]
 
@@ -106,6 +106,12 @@ def _window_blocks(corpus, tokenizer: TextTokenizer, length: int, pack: bool, ba
     stats["characters"] = corpus.stats.characters
 
 
+def _check_tokenizer(tokenizer) -> None:
+    if not isinstance(tokenizer, TextTokenizer):
+        raise TypeError(f"tokenizer must be a TextTokenizer (train_tokenizer / cached_tokenizer); "
+                        f"got {type(tokenizer).__name__}.")
+
+
 def _check_count(corpus, stats: dict, windows: int, length: int) -> None:
     if windows == 0:
         raise ValueError(f"corpus {corpus.name!r} yields {stats['tokens']} tokens in {stats['documents']} document(s): "
@@ -122,8 +128,8 @@ def encode_windows(corpus, tokenizer: TextTokenizer, length: int, *, pack: bool 
                    batch_lines: int = 4096) -> TextWindows:
     """Encode ``corpus`` with ``tokenizer`` and cut it into windows of ``length`` (module
     docstring), in memory; :func:`cached_windows` streams them to disk instead."""
-    if not isinstance(tokenizer, TextTokenizer):
-        raise TypeError(f"tokenizer must be a TextTokenizer; got {type(tokenizer).__name__}.")
+    check_corpus(corpus)
+    _check_tokenizer(tokenizer)
     length = check_int(length, "length", lo=2)
     batch_lines = check_int(batch_lines, "batch_lines")
     stats: dict = {}
@@ -159,6 +165,8 @@ def cached_windows(corpus, tokenizer: TextTokenizer, folder: str | Path, length:
     """:func:`encode_windows`, stored in ``folder`` and loaded from there while the corpus
     fingerprint, the tokenizer, ``length`` and ``pack`` are unchanged (otherwise re-encoded)."""
     folder = Path(folder)
+    check_corpus(corpus)
+    _check_tokenizer(tokenizer)
     length = check_int(length, "length", lo=2)
     batch_lines = check_int(batch_lines, "batch_lines")
     config = {"corpus": corpus.fingerprint(), "tokenizer": tokenizer.digest(), "length": length, "pack": bool(pack)}
@@ -172,8 +180,6 @@ def cached_windows(corpus, tokenizer: TextTokenizer, folder: str | Path, length:
         stats = {k: meta[k] for k in ("documents", "tokens", "dropped_tokens", "windows", "characters")}
         return TextWindows(tokens, tokenizer.layout, stats)
     ensure_writable_dir(folder, "windows cache folder")
-    if not isinstance(tokenizer, TextTokenizer):
-        raise TypeError(f"tokenizer must be a TextTokenizer; got {type(tokenizer).__name__}.")
     stats = _stream_to_npy(folder / WINDOWS_FILE, corpus, tokenizer, length, bool(pack), batch_lines)
     write_manifest(folder, "text-windows", config, {WINDOWS_FILE: {"rows": stats["windows"], **stats}})
     return TextWindows(np.load(folder / WINDOWS_FILE, mmap_mode="r", allow_pickle=False), tokenizer.layout, stats)
