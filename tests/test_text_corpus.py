@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from sims.text.builtin import train_eval_corpora
 from sims.text.corpus import TextCorpus, split_documents
@@ -174,3 +175,37 @@ def test_train_eval_corpora_for_a_path(tmp_path):
     train, ev = train_eval_corpora(str(tmp_path / "d"), eval_fraction=0.2, seed=1)
     assert train.part == (0.2, 1, "train") and ev.part == (0.2, 1, "eval")
     assert len(list(train.documents())) + len(list(ev.documents())) == 50
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=300), st.data())
+def test_the_byte_offset_of_a_non_utf8_byte_is_exact(tmp_path_factory, text, data):
+    raw = text.encode("utf-8")
+    cut = data.draw(st.integers(0, len(raw)))
+    while 0 < cut < len(raw) and (raw[cut] & 0xC0) == 0x80:  # insert between characters
+        cut -= 1
+    f = tmp_path_factory.mktemp("bytes") / "x.txt"
+    f.write_bytes(raw[:cut] + b"\xff" + raw[cut:])
+    line = raw[:cut].count(b"\n") + 1
+    with pytest.raises(ValueError, match=rf"line {line}, byte offset {cut}: not UTF-8 \(byte 0xff\)"):
+        list(TextCorpus(f).segments())
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"),
+                        max_size=30), min_size=1, max_size=30))
+def test_a_file_streams_back_as_its_text_minus_outer_blank_lines(tmp_path_factory, lines):
+    text = "\n".join(lines) + "\n"
+    f = tmp_path_factory.mktemp("lines") / "x.txt"
+    f.write_bytes(text.encode())
+    kept = [ln + "\n" for ln in lines]
+    while kept and not kept[0].strip():
+        kept.pop(0)
+    while kept and not kept[-1].strip():
+        kept.pop()
+    c = TextCorpus(f)
+    if not kept:
+        with pytest.raises(ValueError, match="holds no text"):
+            list(c.segments())
+    else:
+        assert list(c.documents()) == ["".join(kept)]
