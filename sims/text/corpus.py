@@ -97,6 +97,7 @@ class TextCorpus:
     file below it (recursively, sorted by path); a file ending in ``.jsonl`` is JSONL, any other
     file plain text. ``text_field``: the JSONL field holding a record's text. ``paragraphs``:
     split plain-text files at blank lines. ``errors``: "strict" or "replace" (undecodable bytes).
+    ``max_line_bytes``: the longest line accepted, its newline included.
     ``strip_gutenberg``: keep only the text between Project Gutenberg's "*** START OF ..." and
     "*** END OF ..." (or "End of the Project Gutenberg ...") lines, markers excluded, where they
     occur (plain-text files only). ``name``: shown in messages.
