@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..io import atomic_savefig
+from curriculum.io import atomic_savefig
 
 __all__ = ["plot_sweep"]
 
