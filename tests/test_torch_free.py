@@ -33,3 +33,23 @@ def test_torch_free_packages_and_all_submodules_do_not_import_torch(package, exp
     result = _fresh_import([package, *names])
     assert result["loaded"] == [package, *names]
     assert result["torch"] is False, f"importing {package} pulled in torch"
+
+
+def test_sims_pcfg_and_all_submodules_do_not_import_torch():
+    """`from sims.pcfg import Grammar` (grammars, exact inference, masking, probes) stays torch-free,
+    also when used (sampling, inside probabilities, conditionals)."""
+    import sims.pcfg
+
+    names = sorted(m.name for m in pkgutil.walk_packages(sims.pcfg.__path__, prefix="sims.pcfg."))
+    assert {"sims.pcfg.grammar", "sims.pcfg.inside", "sims.pcfg.ngram"} <= set(names)
+    code = (
+        "import importlib, json, sys\n"
+        "from sims.pcfg import Grammar\nimport numpy as np\n"
+        "g = Grammar.builtin('cfg3b'); s = g.sample(2, np.random.default_rng(0))\n"
+        "g.log_prob(s.tokens[0]); g.masked_distribution(s.tokens[1]); g.next_token_distribution(s.tokens[1][:9])\n"
+        f"names = {names!r}\n"
+        "for n in names: importlib.import_module(n)\n"
+        "print(json.dumps({'torch': 'torch' in sys.modules}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert json.loads(out.strip().splitlines()[-1])["torch"] is False, "importing sims.pcfg pulled in torch"
