@@ -114,7 +114,11 @@ class _Block(nn.Module):
         for name, t in params.items():
             self.register_parameter(name, nn.Parameter(t))
 
-    def forward(self, h: torch.Tensor, n_heads: int, causal: bool, readout_only: bool) -> torch.Tensor:
+    def forward(self, h: torch.Tensor, n_heads: int, causal: bool, readout_only: bool,
+                key_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """h (E, B, T, d); key_mask None or bool (E * B, T): keys a query may attend to (padding
+        mask; with ``causal`` also the causal mask). Returns (E, B, T, d), or (E, B, 1, d) when
+        ``readout_only``."""
         E, B, T, d = h.shape
         hd = d // n_heads
         a = _ln(h, self.ln1_w, self.ln1_b)
@@ -130,7 +134,13 @@ class _Block(nn.Module):
         else:
             qkv = _lin(a, self.attn_w, self.attn_b).view(E, B, T, 3, n_heads, hd)
             q, k, v = qkv.permute(3, 0, 1, 4, 2, 5).reshape(3, E * B, n_heads, T, hd)
-            o = F.scaled_dot_product_attention(q, k, v, is_causal=causal)  # (E*B, H, T, hd)
+            if key_mask is None:
+                o = F.scaled_dot_product_attention(q, k, v, is_causal=causal)  # (E*B, H, T, hd)
+            else:
+                allowed = key_mask[:, None, None, :]                     # (E*B, 1, 1, T)
+                if causal:
+                    allowed = allowed & torch.ones(T, T, dtype=torch.bool, device=h.device).tril()
+                o = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)
         o = o.transpose(1, 2).reshape(E, B, T, d)
         h = h + _lin(o, self.proj_w, self.proj_b)
         m = F.gelu(_lin(_ln(h, self.ln2_w, self.ln2_b), self.fc_w, self.fc_b))
