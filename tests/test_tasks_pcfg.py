@@ -19,7 +19,7 @@ from sims.tasks import PCFGTask, PCFGTaskConfig, as_task
 torch.set_num_threads(1)
 
 CFG16 = PCFGTaskConfig(grammar="cfg3b", start="16", window=24)
-PAIRS = "S -> P P P P P P\nP -> a b | c d\n"  # each terminal determines its pair partner
+PAIRS = "S -> P P P P P P\nP -> a b\nP -> c d\n"  # each terminal determines its pair partner
 
 
 def _binomial_tol(n: int, p: float, z: float = 5.0) -> float:
