@@ -34,6 +34,7 @@ CHECKS: list[tuple[str, str]] = [
     ("two_shot", "paper_checks.check_two_shot"),
     ("spike", "paper_checks.check_spike"),
     ("scaling", "paper_checks.check_scaling"),
+    ("pcfg", "paper_checks.check_pcfg"),
 ]
 
 

@@ -23,6 +23,7 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--head-dim", type=int, help="Transformer head dimension (paper: 8)")
     g.add_argument("--readout", choices=["last", "cls"], help="Transformer class readout")
     g.add_argument("--mlp-ratio", type=int, help="Transformer MLP hidden size / d_model (default 4)")
+    g.add_argument("--init", choices=["pytorch", "gpt2"], help="Transformer init (default pytorch; gpt2: N(0, 0.02))")
 
 
 def _optim_args(p: argparse.ArgumentParser) -> None:
@@ -75,7 +76,7 @@ def _put(d: dict, path: str, value) -> None:
 def _model_optim(d: dict, a: argparse.Namespace) -> None:
     for flag, key in (("arch", "arch"), ("width", "width"), ("depth", "depth"), ("n_layers", "n_layers"),
                       ("n_heads", "n_heads"), ("head_dim", "head_dim"), ("readout", "readout"),
-                      ("mlp_ratio", "mlp_ratio")):
+                      ("mlp_ratio", "mlp_ratio"), ("init", "init")):
         _put(d, f"model.{key}", getattr(a, flag))
     for flag, key in (("optimizer", "name"), ("lr", "lr"), ("momentum", "momentum"), ("weight_decay", "weight_decay"),
                       ("schedule", "schedule"), ("warmup_frac", "warmup_frac"), ("grad_clip", "grad_clip")):
