@@ -45,7 +45,8 @@ from curriculum.transition import Transition, loss_phases, snap_to_checkpoint
 from . import _runs
 from ._claims import ClaimResult, Context, fmt, median_ci
 
-__all__ = ["main", "pcfg_configs", "unigram_loss", "UNIGRAM_MARGIN"]
+__all__ = ["main", "pcfg_configs", "unigram_loss", "phases_verdict", "ngram_verdict", "two_shot_verdict",
+           "UNIGRAM_MARGIN"]
 
 UNIGRAM_MARGIN = 0.05  # nats above the unigram loss where the flat phase may start
 
@@ -86,6 +87,33 @@ def pcfg_configs(ctx: Context) -> dict:
     return dict(teacher=teacher, student=student, probe=dict(sequences=48, positions_per_sequence=8))
 
 
+def phases_verdict(phases) -> str:
+    """pcfg_phases rule (module docstring) on a ``curriculum.LossPhases``."""
+    if phases.three_phases:
+        return "holds"
+    return "does not hold" if phases.flat[1] <= phases.flat[0] else "inconclusive"
+
+
+def ngram_verdict(peak_phase: str, peak: float, last: float) -> str:
+    """pcfg_ngram rule: the phase of the M_robust(3) peak, the peak and the final value."""
+    if peak_phase == "drop" and last <= 0.5 * peak:
+        return "holds"
+    if peak_phase == "flat" or last >= 0.9 * peak:
+        return "does not hold"
+    return "inconclusive"
+
+
+def two_shot_verdict(d: dict, flat_is_mid: bool = False, slow_is_mid: bool = False) -> str:
+    """pcfg_two_shot rule on d[key] = {"median", "lo", "hi"} for keys one_shot, ce, flat, slow
+    (a control checkpoint that coincides with mid is not judged)."""
+    if d["one_shot"]["median"] <= 0 or d["ce"]["median"] <= 0:
+        return "does not hold"
+    if (d["one_shot"]["lo"] > 0 and d["ce"]["lo"] > 0 and (flat_is_mid or d["flat"]["median"] > 0)
+            and (slow_is_mid or d["slow"]["median"] > 0)):
+        return "holds"
+    return "inconclusive"
+
+
 def unigram_loss(task, eval_data) -> float:
     """Cross-entropy of the empirical terminal frequencies of the eval set's targets (module docstring)."""
     y = eval_data.labels[eval_data.mask].numpy()
@@ -121,12 +149,7 @@ def main(argv: Sequence[str] | None = None, ctx: Context | None = None) -> list[
     final = steps[-1]
 
     # ---- claim 1: three phases
-    if phases.three_phases:
-        v1 = "holds"
-    elif phases.flat[1] <= phases.flat[0]:
-        v1 = "does not hold"
-    else:
-        v1 = "inconclusive"
+    v1 = phases_verdict(phases)
     pd_ = phases.to_dict()
     res = [ClaimResult(
         name="pcfg_phases",
@@ -151,12 +174,7 @@ def main(argv: Sequence[str] | None = None, ctx: Context | None = None) -> list[
     peak_step, peak = int(rob.step[ipk]), float(rob["median"][ipk])
     last = float(rob["median"].iloc[-1])
     peak_phase = phases.phase_of(peak_step) if peak_step >= ignore_before else "flat"
-    if peak_phase == "drop" and last <= 0.5 * peak:
-        v2 = "holds"
-    elif peak_phase == "flat" or last >= 0.9 * peak:
-        v2 = "does not hold"
-    else:
-        v2 = "inconclusive"
+    v2 = ngram_verdict(peak_phase, peak, last)
     fig1 = ctx.figure_path("pcfg_phases.png")
     ctx.out.mkdir(parents=True, exist_ok=True)
     plot_phases(hist, ngram, fig1, phases)
@@ -192,13 +210,7 @@ def main(argv: Sequence[str] | None = None, ctx: Context | None = None) -> list[
         diff = (fl[col] - ref).to_numpy()
         med, lo, hi = median_ci(diff, np.random.default_rng(len(d)))
         d[key] = dict(per_seed=diff.round(4).tolist(), median=med, lo=lo, hi=hi)
-    if d["one_shot"]["median"] <= 0 or d["ce"]["median"] <= 0:
-        v3 = "does not hold"
-    elif (d["one_shot"]["lo"] > 0 and d["ce"]["lo"] > 0 and (flat_ckpt == mid or d["flat"]["median"] > 0)
-          and (slow_ckpt == mid or d["slow"]["median"] > 0)):
-        v3 = "holds"
-    else:
-        v3 = "inconclusive"
+    v3 = two_shot_verdict(d, flat_is_mid=flat_ckpt == mid, slow_is_mid=slow_ckpt == mid)
     fig2 = _student_figure(curves, ctx.figure_path("pcfg_students.png"))
     lines = ["| student | final loss per seed | median | d = loss − 2-shot@mid: median [90% bootstrap] |", "|---|---|---|---|"]
     for col in fl.columns:
