@@ -13,6 +13,11 @@ strategy needs on that batch.
 Run: .venv/bin/python benchmarks/bench_ensemble.py [--quick] [--threads 1] [--device cpu|cuda]
 [--teacher-width 1000] [--widths 10,30,100] [--repeat 2]. Each variant is timed ``repeat`` times
 and the best is kept; timings depend on machine load: compare the ratios measured in one run.
+
+``--backward-ab``: instead, the hand-written MLP backward against autograd on the same ensembles,
+run alternately (A B, B A, ...) ``--repeat`` times and compared by medians and paired wins — the
+check that keeps or deletes ``EnsembleMLP.xent_backward``: 4 teachers of width 500 (labels),
+then 32 students of width 10 / 100 from a width-100 teacher.
 """
 from __future__ import annotations
 
@@ -82,6 +87,53 @@ def ensemble(run: TeacherRun, cfg: StudentConfig, dev, manual: bool) -> float:
     return time.perf_counter() - t0
 
 
+def backward_ab(repeat: int, dev) -> list[dict]:
+    """Median model-steps/s of the hand-written backward (A) and autograd (B), run alternately."""
+    import shutil
+    import statistics
+
+    from sims.train import train_teachers
+
+    def timed(fn, units):
+        t0 = time.perf_counter()
+        fn()
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        return units / (time.perf_counter() - t0)
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tcfg = TeacherConfig(task=TaskConfig(n=40, k=4), model=ModelConfig(width=500), steps=400, ckpt_every=400,
+                             eval_every=400, eval_size=1024)
+        cheap = train_teacher(tcfg.replace(model=ModelConfig(width=100), ckpt_every=100), Path(tmp) / "cheap", device=dev,
+                              progress=False)
+
+        def teachers(manual, i=[0]):
+            i[0] += 1
+            d = Path(tmp) / f"t{i[0]}"
+            train_teachers(tcfg, [0, 1, 2, 3], d, device=dev, progress=False, manual_backward=manual)
+            shutil.rmtree(d)
+
+        cases = [("teachers 4 x width 500", lambda m: teachers(m), 4 * 400)]
+        for w in (10, 100):
+            scfg = StudentConfig(model=ModelConfig(width=w), steps=500, eval_every=500, eval_size=256, seeds=8,
+                                 strategies=STRATS, two_shot_checkpoint=200)
+            cases.append((f"students 32 x width {w}, teacher width 100",
+                          lambda m, scfg=scfg: train_students(cheap, None, scfg, device=dev, progress=False, manual_backward=m),
+                          32 * 500))
+        for name, fn, units in cases:
+            res = {True: [], False: []}
+            for rep in range(repeat):
+                for manual in ((True, False) if rep % 2 == 0 else (False, True)):
+                    res[manual].append(timed(lambda: fn(manual), units))
+            a, b = statistics.median(res[True]), statistics.median(res[False])
+            wins = sum(x > y for x, y in zip(res[True], res[False]))
+            rows.append({"case": name, "hand_written": a, "autograd": b, "wins": wins, "repeat": repeat})
+            print(f"{name}: hand-written {a:.0f}, autograd {b:.0f} model-steps/s (median of {repeat}), "
+                  f"ratio {a / b:.2f}; hand-written faster in {wins}/{repeat} paired runs", flush=True)
+    return rows
+
+
 def main(argv=None) -> list[dict]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer steps and widths (a smoke run)")
@@ -91,9 +143,12 @@ def main(argv=None) -> list[dict]:
     ap.add_argument("--teacher-width", type=int, default=1000)
     ap.add_argument("--seeds", type=int, default=8)
     ap.add_argument("--repeat", type=int, default=2, help="best of this many timings per variant (noisy machines)")
+    ap.add_argument("--backward-ab", action="store_true", help="hand-written backward vs autograd, alternating runs")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     dev = resolve_device(a.device)
+    if a.backward_ab:
+        return backward_ab(max(a.repeat, 2), dev)
     widths = [int(w) for w in a.widths.split(",")] if a.widths else ([10] if a.quick else [10, 30, 100])
     steps_a, steps_b = (40, 100) if a.quick else (150, 500)
     tcfg = TeacherConfig(task=TaskConfig(n=40, k=4), model=ModelConfig(width=a.teacher_width), steps=400,

@@ -13,8 +13,8 @@ import time
 import numpy as np
 
 from sims.pcfg import Grammar
-from sims.pcfg._sampler import sample_python
-from sims.pcfg.masking import MaskingConfig, bayes_mlm_distribution, mask_tokens
+from sims.pcfg.sampling import sample_python
+from sims.pcfg.masking import MaskingConfig, bayes_mlm_distribution, bayes_mlm_reference, mask_tokens
 from sims.pcfg.ngram import bayes_predictor, ngram_dependence
 
 
@@ -77,20 +77,18 @@ def bayes_references(quick: bool, seed: int) -> None:
              ("cfg3b, windows of the first 64 terminals", Grammar.builtin("cfg3b"), 64, 20 if quick else 200))
     for name, g, window, m in cases:
         s = g.sample(m, rng, labels=False)
-        losses, hits, per_string = [], [], []
+        per_string = []  # (loss, accuracy, count) of each string
         for w in s.tokens:
             w = w if window is None else w[:window]
-            mb = mask_tokens(g.layout.batch([w], bos=False), g.layout, rng, MaskingConfig())
-            post = bayes_mlm_distribution(g, mb.inputs[0], window=window is not None)
-            sel = mb.selected[0]
-            tgt = w[sel]
-            losses += (-np.log(post[sel, tgt])).tolist()
-            hits += (post[sel].argmax(axis=1) == tgt).tolist()
-            if sel.any():
-                per_string.append(float(np.mean(-np.log(post[sel, tgt]))))
+            mb = mask_tokens(g.layout.batch([w]), g.layout, rng, MaskingConfig())
+            if mb.selected.any():
+                r = bayes_mlm_reference(g, mb, MaskingConfig(), window=window is not None)
+                per_string.append((r.loss, r.accuracy, r.count))
+        loss_s, acc_s, n_s = (np.array(v) for v in zip(*per_string))
         # positions of one string are dependent; strings are independent: s.e. from per-string means
-        se = np.std(per_string, ddof=1) / np.sqrt(len(per_string))
-        print(f"| {name} | {m} | {np.mean(losses):.4f} ± {2 * se:.4f} | {np.mean(hits):.4f} | {len(losses)} |")
+        se = np.std(loss_s, ddof=1) / np.sqrt(len(loss_s))
+        print(f"| {name} | {m} | {np.average(loss_s, weights=n_s):.4f} ± {2 * se:.4f} | "
+              f"{np.average(acc_s, weights=n_s):.4f} | {n_s.sum()} |")
     # next-token: sum_t -log P(w_t | w_<t) - log P(end | w) = -log P(w), so the Bayes loss per
     # predicted token (L terminals + the end) is E[-log P(w)] / E[L + 1]
     print("\n| grammar | strings | Bayes next-token loss (nats per token, incl. end) |\n|---|---:|---:|")

@@ -74,6 +74,19 @@ def _finite_vector(f, name: str, m: int | None = None) -> np.ndarray:
     return arr
 
 
+def _scaled(f: np.ndarray) -> tuple[np.ndarray, float]:
+    """(f / 2^e, 2^e) with max|f / 2^e| in [1/2, 1) when max|f| lies outside [2^-400, 2^400], else (f, 1).
+
+    Scaling by a power of two is exact, so sums and squares computed from the scaled values and
+    multiplied back equal the unscaled ones wherever those do not overflow (sum f^2 is inf for
+    |f| ~ 1e155) or underflow (0 for |f| ~ 1e-155)."""
+    amax = float(np.max(np.abs(f))) if f.size else 0.0
+    if amax == 0.0 or 2.0**-400 <= amax <= 2.0**400:
+        return f, 1.0
+    scale = math.ldexp(1.0, math.frexp(amax)[1])
+    return f / scale, scale
+
+
 def _samples(x, name: str = "x") -> np.ndarray:
     """x as a C-contiguous int8 (m, n) array (validated later, inside the packing kernel)."""
     arr = np.asarray(x)
@@ -154,9 +167,15 @@ def walsh_hadamard(values, *, inplace: bool = False, threads: int | None = None)
     if not np.isfinite(out).all():
         i = int(np.flatnonzero(~np.isfinite(out))[0])
         raise ValueError(f"values must be finite (no NaN/inf); got {out[i].item()!r} at index {i}.")
+    # partial sums reach N max|v|: divide by N (a power of two: exact) before the butterflies when
+    # that would overflow (inf - inf = NaN), after them otherwise (the same numbers when neither overflows)
+    early = N > 1 and out.size and float(np.max(np.abs(out))) >= math.ldexp(1.0, 1023 - n)
+    if early:
+        out *= 1.0 / N
     with _threads(threads, work=N * max(n, 1)):
         _kernels.fwht_inplace(out)
-    out *= 1.0 / N
+    if not early:
+        out *= 1.0 / N
     return out
 
 
@@ -188,7 +207,8 @@ def exact_coefficients(func, n: int) -> np.ndarray:
 def chi(x, subset) -> np.ndarray:
     """chi_T(x) = prod_{i in T} x_i for each row of x (int8 (m, n)); returns int8 (m,)."""
     x = check_pm1(x, "x")
-    mask = subsets_mask([subset], x.shape[1])[0]
+    mask = np.zeros(x.shape[1], dtype=bool)
+    mask[list(_support_tuple(subset, "subset", n=x.shape[1]))] = True
     return np.prod(x[:, mask], axis=1, dtype=np.int8)
 
 
@@ -276,7 +296,8 @@ def random_off_support_subsets(n: int, support, degree: int, count: int, rng: np
     degree = _as_int(degree, "degree", lo=1)
     count = _as_int(count, "count", lo=0)
     check_generator(rng)
-    S = subsets_mask([tuple(support)], n)[0]
+    S = np.zeros(n, dtype=bool)
+    S[list(_support_tuple(support, "support", n=n))] = True
     k = int(S.sum())
     if degree > n:
         raise ValueError(f"degree must be <= n={n}; got degree={degree}.")
@@ -323,17 +344,18 @@ def probe_subsets(n: int, support, rng: np.random.Generator, per_degree: int = 1
 # ----------------------------------------------------------------------------------------------
 # Monte Carlo estimates
 # ----------------------------------------------------------------------------------------------
-def _estimate(sums: np.ndarray, sum_sq: float, m: int) -> Estimate:
-    """mean = sums / m; stderr = sqrt((sum_sq / m - mean^2) * m / (m - 1)) / sqrt(m).
+def _estimate(sums: np.ndarray, sum_sq: float, m: int, scale: float = 1.0) -> Estimate:
+    """mean = scale * sums / m; stderr = scale * sqrt((sum_sq / m - (sums/m)^2) * m / (m - 1)) / sqrt(m).
 
     Uses E[(f chi_T)^2] = E[f^2] (chi^2 = 1), so one second moment serves all subsets.
-    stderr is the sample standard deviation (ddof=1) over sqrt(m); inf when m = 1.
+    stderr is the sample standard deviation (ddof=1) over sqrt(m); inf when m = 1. ``sums`` and
+    ``sum_sq`` are of f / scale (see _scaled), so nothing here overflows for finite f.
     """
     mean = sums / m
     if m < 2:
-        return Estimate(mean=mean, stderr=np.full_like(mean, np.inf))
+        return Estimate(mean=mean * scale, stderr=np.full_like(mean, np.inf))
     var = np.maximum(sum_sq / m - mean * mean, 0.0) * (m / (m - 1))
-    return Estimate(mean=mean, stderr=np.sqrt(var / m))
+    return Estimate(mean=mean * scale, stderr=np.sqrt(var / m) * scale)
 
 
 def correlations(f, x, subsets, *, threads: int | None = None) -> Estimate:
@@ -359,8 +381,9 @@ def correlations(f, x, subsets, *, threads: int | None = None) -> Estimate:
         planes, n_bad = _kernels.pack_planes(xs)
         if n_bad:
             _raise_bad_pm1(xs)
+        fs, scale = _scaled(fs)
         sums = _kernels.corr_sums(fs, planes, indptr, indices)
-    return _estimate(sums, float(np.sum(fs * fs)), m)  # not np.dot: BLAS threads spin
+    return _estimate(sums, float(np.sum(fs * fs)), m, scale)  # not np.dot: BLAS threads spin
 
 
 def support_spectrum(f, x, support, *, threads: int | None = None) -> Estimate:
@@ -380,13 +403,14 @@ def support_spectrum(f, x, support, *, threads: int | None = None) -> Estimate:
         sup = list(support)
     except TypeError:
         raise TypeError(f"support must be a sequence of ints; got {support!r}.") from None
-    subsets_mask([tuple(sup)], n)  # validates ints, range, no repeats
+    _support_tuple(sup, "support", n=n)  # validates ints, range, no repeats (order kept: sup as given)
     k = len(sup)
     if k > 26:
         raise ValueError(f"support must have k <= 26 indices (2^k coefficients); got k={k}.")
+    fs, scale = _scaled(fs)
     with _threads(threads, work=m * n + (1 << k) * k):
         sums, sum_sq, n_bad = _kernels.pattern_sums(fs, xs, np.asarray(sup, dtype=np.int64))
         if n_bad or _kernels.count_not_pm1(xs):
             _raise_bad_pm1(xs)
         _kernels.fwht_inplace(sums)
-    return _estimate(sums, float(sum_sq), m)
+    return _estimate(sums, float(sum_sq), m, scale)

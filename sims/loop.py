@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from parity_theory.validation import check_int
+
 from .config import OptimConfig
 from .tasks.base import Batch, Task, soft_xent
 
@@ -158,6 +160,13 @@ class LoopSpec:
     ckpt_every: int | None = None
     label: str = "training"
 
+    def __post_init__(self):
+        for name in ("steps", "batch", "eval_every"):
+            check_int(getattr(self, name), name, owner="LoopSpec")
+        check_int(self.ckpt_every, "ckpt_every", allow_none=True, owner="LoopSpec")
+        if not isinstance(self.optim, OptimConfig):
+            raise TypeError(f"LoopSpec.optim must be an OptimConfig; got {type(self.optim).__name__}.")
+
 
 def progress_bar(it, enabled: bool, desc: str):
     """A tqdm bar over ``it`` when ``enabled`` and stderr is a terminal (a log file gets no bars)."""
@@ -184,6 +193,7 @@ def run_loop(model: torch.nn.Module, opt: torch.optim.Optimizer, task: Task, str
     on_checkpoint(step, row) runs at step 0 (fresh runs), every ckpt_every steps and the last step.
     stop(step, row) -> True ends training early. Returns the last step trained.
     """
+    check_int(start, "start", lo=0, hi=spec.steps, owner="run_loop")
     dev = next(model.parameters()).device
     E = next(model.parameters()).shape[0]
     names = list(member_names) if member_names is not None else [f"member {e}" for e in range(E)]
@@ -251,9 +261,13 @@ def train_ensemble(task: Task, model_config, optim: OptimConfig, seeds: Sequence
     from .config import derive_seed
     from .devices import resolve_device
     from .models import build_model
+    from .tasks import as_task
 
     dev = resolve_device(device)
-    seeds = [int(s) for s in seeds]
+    task = as_task(task)
+    seeds = [check_int(s, "seeds[i]", lo=0, owner="train_ensemble") for s in seeds]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"train_ensemble.seeds must be a non-empty list of distinct ints >= 0; got {seeds!r}.")
     E = len(seeds)
     model = build_model(model_config.arch, task.model_input(), model_config, E,
                         [derive_seed(s, init_label) for s in seeds]).to(dev)

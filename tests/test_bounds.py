@@ -544,10 +544,161 @@ def test_cli_latex_and_errors(capsys):
     assert "unknown bound" in capsys.readouterr().err
     assert bounds.cli_main(["--set", "C_prog=abc"]) == 2
     assert "--set C_prog expects a number; got 'abc'" in capsys.readouterr().err
-    assert bounds.cli_main(["--d", "5", "--k", "7", "--names", "info_theoretic"]) == 0
-    assert "invalid" in capsys.readouterr().out
 
 
 def test_bounds_does_not_import_torch():
     code = "import sys, parity_theory.bounds; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --------------------------------------------------------------------------------------------
+# large arguments: log-gamma, never a hang; evaluate_grid = evaluate
+# --------------------------------------------------------------------------------------------
+def _log2_binom(n: int, r: int) -> float:
+    """Independent reference: log2 C(n, r) from math.lgamma (float; absolute error ~ 1e-16 n log n)."""
+    return (math.lgamma(n + 1) - math.lgamma(r + 1) - math.lgamma(n - r + 1)) / math.log(2)
+
+
+@pytest.mark.parametrize("name, values, log10_expected", [
+    ("info_theoretic", {"d": 10**6, "k": 5 * 10**5}, None),
+    ("info_theoretic", {"d": 10**9, "k": 5 * 10**8}, None),
+    ("sq_lower", {"d": 10**9, "k": 5 * 10**8, "tau": 0.1}, lambda: _log2_binom(10**9, 5 * 10**8) * math.log10(2) - 2),
+    ("sq_lower", {"d": 10**5, "k": 5 * 10**4, "tau": 1.0}, lambda: _log2_binom(10**5, 5 * 10**4) * math.log10(2)),
+    ("support_recovery", {"d": 10**9, "j": 5 * 10**8, "rho": 0.1, "delta": 0.01}, None),
+    ("edelman2023", {"d": 10**9, "s": 5 * 10**8, "k": 6, "delta": 0.01}, None),
+])
+def test_large_binomials_answer_fast(name, values, log10_expected):
+    """C(10^9, 5 10^8) has 3 10^8 digits: sympy built it exactly (minutes). Log-gamma answers at once."""
+    b = bounds.get(name)
+    with _time_limit(10):
+        val = b.evaluate(**values)
+        lg = b.evaluate_log10(**values)
+    d_ = values["d"]
+    if name == "info_theoretic":
+        assert val == pytest.approx(_log2_binom(d_, values["k"]), rel=1e-9)
+    elif name == "support_recovery":  # 800 (ln 2 + ln C(d, j) + ln 100)
+        assert val == pytest.approx(800 * (math.log(200) + _log2_binom(d_, values["j"]) * math.log(2)), rel=1e-9)
+    elif name == "edelman2023":  # ln(100) prod_{i<6} (d - i) / (s - i)
+        assert val == pytest.approx(math.log(100) * math.prod((d_ - i) / (values["s"] - i) for i in range(6)), rel=1e-12)
+    if log10_expected is not None:  # beyond float range: evaluate says inf, evaluate_log10 the magnitude
+        assert math.isinf(val)
+        assert lg == pytest.approx(log10_expected(), rel=1e-9)
+    else:
+        assert lg == pytest.approx(math.log10(val), rel=1e-12)
+
+
+def test_cli_prints_finite_values_beyond_float_range_and_answers_fast():
+    """`pdistill bounds --d 1e9 --k 5e8 --eps 0.01` ran past 60 s; C(1e5, 5e4) tau^2 printed 'inf'."""
+    cmd = [sys.executable, "-m", "pdistill", "bounds"]
+    t0 = time.perf_counter()
+    out = subprocess.run(cmd + ["--d", "1000000000", "--k", "500000000", "--eps", "0.01"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert time.perf_counter() - t0 < 30
+    out = subprocess.run(cmd + ["--d", "100000", "--k", "50000", "--tau", "1", "--names", "sq_lower"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    row = next(line for line in out.stdout.splitlines() if line.startswith("sq_lower"))
+    lg = _log2_binom(10**5, 5 * 10**4) * math.log10(2)  # 30100.xx
+    assert " inf " not in row
+    assert f"e+{math.floor(lg)}" in row and f"{10 ** (lg - math.floor(lg)):.3f}"[:4] in row
+
+
+def test_table_gives_log10_beyond_float_range():
+    df = bounds.table(["sq_lower", "info_theoretic"], {"d": [100, 10**5], "k": [6, 5 * 10**4], "tau": 1.0})
+    big = df[(df.name == "sq_lower") & (df.d == 10**5) & (df.k == 5 * 10**4)].iloc[0]
+    assert math.isinf(big.value) and big.log10 == pytest.approx(_log2_binom(10**5, 5 * 10**4) * math.log10(2), rel=1e-9)
+    small = df[(df.name == "sq_lower") & (df.d == 100) & (df.k == 6)].iloc[0]
+    assert small.log10 == pytest.approx(math.log10(math.comb(100, 6)), rel=1e-12)
+    assert df[(df.d == 100) & (df.k == 5 * 10**4)].log10.isna().all()  # k > d: invalid rows
+
+
+def test_cli_exits_2_when_every_row_is_invalid(capsys):
+    assert bounds.cli_main(["--d", "5", "--k", "7", "--names", "info_theoretic"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no bound is valid" in err and "k <= d" in err
+    assert bounds.cli_main(["--d", "5", "--k", "7", "--names", "info_theoretic,gaussian_elimination"]) == 0
+    assert "invalid" in capsys.readouterr().out  # one invalid row beside a 'needs delta' row: still a table
+
+
+@st.composite
+def wide_points(draw):
+    """Points over wide ranges (d up to 1e12, k up to d), log-uniform where it matters."""
+    def int_log(lo, hi):
+        e = draw(st.floats(math.log(lo), math.log(hi)))
+        return max(lo, min(hi, int(round(math.exp(e)))))
+
+    def small_or_wide(lo, hi, width):  # small values (the usual use) or anywhere up to hi
+        return draw(st.integers(lo, min(hi, lo + width))) if draw(st.booleans()) else int_log(lo, hi)
+
+    d = int_log(1, 10**12)
+    k = small_or_wide(1, d, 11)
+    s = d if draw(st.booleans()) else small_or_wide(k, d, 12)
+    return {
+        "d": d, "k": k, "s": s,
+        "j": small_or_wide(1, d, 3),
+        "leap": int_log(1, d),
+        "eps": draw(st.floats(1e-12, 0.999)),
+        "delta": draw(st.floats(1e-300, 0.999)),
+        "rho": draw(st.floats(1e-6, 1.0)),
+        "tau": draw(st.floats(1e-100, 1.0)),
+        "c": draw(st.one_of(st.floats(0.01, 50.0), st.just(math.inf))),
+        "a_log": draw(st.sampled_from([0.0, 0.5, 1.0, 3.0])),
+        **{name: draw(st.floats(1e-3, 1e3)) for name in bounds.SYMBOLS if name.startswith("C_")},
+    }
+
+
+@settings(max_examples=60, deadline=None)
+@given(p=wide_points())
+def test_evaluate_grid_equals_evaluate_over_wide_ranges(p):
+    """Wherever evaluate answers, evaluate_grid gives the same number (both inf beyond float range).
+
+    evaluate works at 30+ digits; evaluate_grid in float64, so where it subtracts log-gammas of size L
+    (edelman2023: log B(s-k+1, k) - log B(d-k+1, k), L ~ k log d) its relative error is up to about
+    L * 2^-52 on the value: the tolerance is 1e-9 + 64 L 2^-52. Per-example limit 20 s (no hang).
+    evaluate reads a float as the decimal it prints as (0.01 -> 1/100); here it gets the float's exact
+    binary value, the number evaluate_grid sees (they differ on exact ties such as delta = 2^-52)."""
+    for b in bounds.all():
+        vals = _at(b, p)
+        exact_in = {x: (sp.Rational(*v.as_integer_ratio()) if isinstance(v, float) and math.isfinite(v) else v)
+                    for x, v in vals.items()}
+        with _time_limit(20):
+            try:
+                exact = b.evaluate(**exact_in)
+            except ValueError as err:
+                assert "valid only when" in str(err), (b.name, vals, err)
+                continue
+            grid = b.evaluate_grid(**{x: np.array([float(v)]) for x, v in vals.items()})[0]
+        if math.isinf(exact) or exact > 1e300:
+            assert grid > 1e290, (b.name, vals, exact, grid)
+            continue
+        assert math.isfinite(grid), (b.name, vals, exact, grid)
+        L = 0.0
+        if "binomial" in str(b.expr):
+            L = max(abs(math.lgamma(p["k"] + 1.0)), p["k"] * math.log(p["d"] + 1.0), 1.0)
+        assert grid == pytest.approx(exact, rel=1e-9 + 64 * L * 2.0**-52, abs=1e-300), (b.name, vals)
+
+
+def test_evaluate_grid_known_disagreements():
+    """Two points where evaluate_grid disagreed with evaluate: edelman2023 at d = 2000, s = 1000
+    (inf / inf = NaN) and info_theoretic at d = k (log C(d, d) = 0, rounding gave -5.4e-13)."""
+    b = bounds.get("edelman2023")
+    exact = math.log(100) * math.prod((2000 - i) / (1000 - i) for i in range(6))
+    assert b.evaluate(d=2000, s=1000, k=6, delta=0.01) == pytest.approx(exact, rel=1e-12)
+    assert b.evaluate_grid(d=np.array([2000]), s=1000, k=6, delta=0.01)[0] == pytest.approx(exact, rel=1e-9)
+    info = bounds.get("info_theoretic")
+    assert info.evaluate(d=311, k=311) == 0.0
+    assert info.evaluate_grid(d=np.array([311, 10**6]), k=np.array([311, 10**6]))[0] == 0.0
+    assert (info.evaluate_grid(d=np.arange(1, 400), k=np.arange(1, 400) // 2 + 1) >= 0).all()
+
+
+def test_crossover_rejects_an_empty_range_and_scan_0():
+    with pytest.raises(ValueError, match=r"crossover: lo must be <= hi.*lo=100 > hi=10"):
+        bounds.crossover("paper_progressive", "paper_one_shot", var="d", lo=100, hi=10, k=6, eps=0.01)
+    with pytest.raises(ValueError, match=r"crossover: lo must be <= hi.*lo=0.5 > hi=0.1"):
+        bounds.crossover("paper_progressive", "paper_one_shot", var="eps", lo=0.5, hi=0.1, d=100, k=6)
+    with pytest.raises(ValueError, match=r"range of d searched is empty"):
+        bounds.crossover("paper_progressive", "paper_one_shot", var="d", hi=0, k=6, eps=0.01)
+    for scan in (0, -3, 2.5, True):
+        with pytest.raises(ValueError, match=r"scan must be an int >= 1"):
+            bounds.crossover("paper_progressive", "paper_one_shot", var="d", scan=scan, k=6, eps=0.01)

@@ -452,3 +452,70 @@ def test_walsh_hadamard_large_n_parseval():
     coef = fourier.walsh_hadamard(table, inplace=True)
     assert math.isclose(float(np.sum(coef**2)), mean_sq, rel_tol=1e-10)
     assert abs(coef[b] - direct) < 1e-12
+
+
+# ----------------------------------------------------------------------------------------------
+# extreme magnitudes: overflow-safe accumulation, parameter-named support errors
+# ----------------------------------------------------------------------------------------------
+@given(st.integers(1, 200), st.integers(1, 12), st.integers(-1000, 1000), pst.seeds())
+def test_correlations_scale_exactly_with_the_values(m, n, e, seed):
+    """correlations(2^e f) = 2^e correlations(f) for every e with 2^e max|f| finite: scaling by a
+    power of two is exact, so mean and stderr must scale exactly, finite, never NaN (sum f^2 overflowed
+    at |f| ~ 1e155 and underflowed at ~1e-155)."""
+    rng = np.random.default_rng(seed)
+    x = rng.choice(np.array([-1, 1], dtype=np.int8), size=(m, n))
+    f = rng.uniform(-1, 1, size=m)
+    subsets = [(), (0,), tuple(range(n))]
+    base, big = fourier.correlations(f, x, subsets), fourier.correlations(np.ldexp(f, e), x, subsets)
+    np.testing.assert_array_equal(big.mean, np.ldexp(base.mean, e))
+    if m >= 2:
+        assert np.isfinite(big.stderr).all()
+        np.testing.assert_allclose(big.stderr, np.ldexp(base.stderr, e), rtol=1e-12)
+    spec, spec_big = fourier.support_spectrum(f, x, (0,)), fourier.support_spectrum(np.ldexp(f, e), x, (0,))
+    np.testing.assert_allclose(spec_big.mean, np.ldexp(spec.mean, e), rtol=1e-12, atol=0)
+    if m >= 2:
+        assert np.isfinite(spec_big.stderr).all()
+        np.testing.assert_allclose(spec_big.stderr, np.ldexp(spec.stderr, e), rtol=1e-12)
+
+
+def test_correlations_stderr_at_1e300_matches_the_definition():
+    f = np.array([1e300, -1e300, 1e300, 1e300])
+    x = np.array([[1], [1], [-1], [1]], dtype=np.int8)
+    est = fourier.correlations(f, x, [(0,)])
+    z = np.array([1.0, -1.0, -1.0, 1.0])  # f chi_{0}(x) / 1e300
+    assert est.mean[0] == 0.0
+    assert est.stderr[0] == pytest.approx(1e300 * np.std(z, ddof=1) / 2, rel=1e-12)
+
+
+@given(st.integers(0, 10), st.integers(900, 1023), pst.seeds())
+def test_walsh_hadamard_does_not_overflow_to_nan(n, e, seed):
+    """Values near the float maximum: partial sums reach 2^n max|v| (inf - inf = NaN). Every
+    coefficient is an average of the values, so it is finite; checked against the transform of the
+    values scaled down by 2^e (exact) and scaled back."""
+    rng = np.random.default_rng(seed)
+    v = rng.uniform(-1, 1, size=1 << n)
+    big = fourier.walsh_hadamard(np.ldexp(v, e))
+    assert np.isfinite(big).all()
+    np.testing.assert_allclose(big, np.ldexp(fourier.walsh_hadamard(v), e), rtol=1e-12, atol=math.ldexp(1e-15, e))
+
+
+def test_walsh_hadamard_near_the_float_maximum():
+    # all 1e308: f^(()) = 1e308, every other coefficient 0 (the unnormalised sum 8e308 overflowed to NaN)
+    out = fourier.walsh_hadamard(np.full(8, 1e308))
+    np.testing.assert_array_equal(out, [1e308] + [0.0] * 7)
+    # (M, -M): coefficients (0, M) with M the largest float
+    big = np.finfo(np.float64).max
+    np.testing.assert_array_equal(fourier.walsh_hadamard(np.array([big, -big])), [0.0, big])
+
+
+def test_support_errors_name_the_parameter():
+    rng = np.random.default_rng(0)
+    x = rng.choice(np.array([-1, 1], dtype=np.int8), size=(8, 5))
+    with pytest.raises(ValueError, match=r"^support indices must lie in \[0, n-1\] = \[0, 4\]; got 7"):
+        fourier.random_off_support_subsets(5, (7,), 1, 1, rng)
+    with pytest.raises(ValueError, match=r"^support must not repeat indices"):
+        fourier.support_spectrum(np.ones(8), x, (1, 1))
+    with pytest.raises(ValueError, match=r"^support indices must lie"):
+        fourier.support_spectrum(np.ones(8), x, (9,))
+    with pytest.raises(ValueError, match=r"^subset indices must lie"):
+        fourier.chi(x, (5,))

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from scipy.stats import binom
 
 from sims.pcfg import BUILTINS, Grammar, TokenLayout
-from sims.pcfg._sampler import sample_python
+from sims.pcfg.sampling import sample_python
 from sims.pcfg.inside import enumerate_strings, length_distribution
 from sims.pcfg.strategies import grammars
 

@@ -316,3 +316,24 @@ def test_first_token_frequencies_of_cfg3b_match_the_exact_next_token_distributio
     for a in range(3):
         lo, hi = binom.ppf(1e-6 / 6, m, p0[a]), binom.isf(1e-6 / 6, m, p0[a])  # false-alarm 1e-6 over 3 checks
         assert lo <= (first == a).sum() <= hi, (a, (first == a).sum(), m * p0[a])
+
+
+@pytest.mark.slow
+@given(grammars(max_nonterminals=5, max_terminals=3, max_rules=4), st.integers(0, 12), st.integers(0, 2**32 - 1))
+@settings(max_examples=400, deadline=None)
+def test_kernels_equal_twins_on_larger_grammars_slow(g, L, seed):
+    """The twin checks above on larger grammars and longer inputs (inside, outside, prefix)."""
+    rng = np.random.default_rng(seed)
+    V = len(g.terminals)
+    leaf = np.eye(V)[rng.integers(0, V, L)].reshape(L, V)
+    leaf[rng.random(L) < 0.3] = 1.0
+    nf = normal_form(g)
+    mant, lsc = inside_scaled(leaf, nf.lex, *nf.binary, *nf.unary)
+    logb = inside_log_numpy(leaf, nf.lex, *nf.binary, *nf.unary)
+    _same_logs(_logs(mant, lsc), logb, tol=1e-8)
+    if L:
+        amant, alsc = outside_scaled(mant, lsc, nf.start, *nf.binary, *nf.unary)
+        _same_logs(leaf_log_grad(amant, alsc, nf.lex),
+                   leaf_log_grad_numpy(outside_log_numpy(logb, nf.start, *nf.binary, *nf.unary), nf.lex), tol=1e-8)
+    cand, _ = prefix_candidates_numba(g, leaf)
+    _same_logs(cand, prefix_candidates_numpy(g, np.vstack([leaf, np.ones((1, V))])), tol=1e-8)

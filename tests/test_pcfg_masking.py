@@ -82,3 +82,52 @@ def test_masking_errors():
         mask_tokens(np.array([[3, 6]]), LAY, rng)  # MASK in the input
     with pytest.raises(TypeError, match="Generator"):
         mask_tokens(np.array([[3, 0]]), LAY, 0)
+
+
+def test_bayes_mlm_posterior_is_calibrated_on_sampled_cfg3b_strings():
+    """For the exact posterior q_p of the original token given the corrupted input,
+    E[q_p(w_p)] = E[sum_a q_p(a)^2] (w_p ~ q_p given the input). Per string, d = sum over its
+    selected positions of q_p(w_p) - ||q_p||^2 has mean 0; strings are independent, so the
+    mean of d over m strings is within z * sd / sqrt(m) (CLT; z for a two-sided 1e-6)."""
+    from statistics import NormalDist
+
+    from sims.pcfg import Grammar, bayes_mlm_distribution
+
+    g = Grammar.builtin("cfg3b").with_start("16")
+    rng = np.random.default_rng(11)
+    cfg = MaskingConfig()
+    d, n_sel = [], 0
+    for w in g.sample(300, rng, labels=False).tokens:
+        mb = mask_tokens(g.layout.batch([w], bos=False), g.layout, rng, cfg)
+        sel = mb.selected[0]
+        q = bayes_mlm_distribution(g, mb.inputs[0], cfg)[sel]
+        d.append(float((q[np.arange(sel.sum()), w[sel]] - (q ** 2).sum(axis=1)).sum()))
+        n_sel += int(sel.sum())
+    d = np.array(d)
+    z = NormalDist().inv_cdf(1 - 1e-6 / 2)
+    assert n_sel > 3000 and d.std() > 0
+    assert abs(d.mean()) <= z * d.std(ddof=1) / np.sqrt(len(d))
+
+
+def test_bayes_mlm_reference_known_answers():
+    """Tokens i.i.d. a (0.3) / b (0.7) given the length: with every position masked the posterior
+    is the prior, so the loss is the mean of -log 0.3 / -log 0.7 over the targets; a grammar with
+    one string is predicted perfectly however it is corrupted."""
+    from sims.pcfg import Grammar, bayes_mlm_reference
+
+    iid = Grammar.parse("S -> X S [0.6]\nS -> X\nX -> a [0.3]\nX -> b\n")
+    s = iid.sample(50, np.random.default_rng(0), labels=False)
+    x = iid.layout.batch(s.tokens)
+    cfg = MaskingConfig(rate=1.0, mask_frac=1.0, random_frac=0.0)
+    mb = mask_tokens(x, iid.layout, np.random.default_rng(1), cfg)
+    ref = bayes_mlm_reference(iid, mb, cfg)
+    tgt = mb.targets[mb.selected]
+    assert ref.count == int(s.lengths.sum()) == len(tgt)
+    assert np.isclose(ref.loss, np.where(tgt == 0, -np.log(0.3), -np.log(0.7)).mean(), rtol=0, atol=1e-12)
+    assert np.isclose(ref.accuracy, (tgt == 1).mean())  # argmax is always b
+    one = Grammar.parse("S -> a b a\n")
+    mb = mask_tokens(one.layout.batch([np.array([0, 1, 0])] * 40), one.layout, np.random.default_rng(2))
+    ref = bayes_mlm_reference(one, mb)
+    assert ref.loss == 0.0 and ref.accuracy == 1.0 and ref.count == int(mb.selected.sum()) > 0
+    with pytest.raises(TypeError, match="MaskedBatch"):
+        bayes_mlm_reference(one, mb.inputs)

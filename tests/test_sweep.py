@@ -280,7 +280,20 @@ strategies = ["ce", "progressive", "two_shot"]
         assert (t95 == reached.iloc[0]) if len(reached) else math.isinf(t95)
 
 
-def test_slurm_dry_run_prints_sbatch_and_submits_nothing(tmp_path, capsys):
+def _path_without_slurm() -> str:
+    """PATH minus every folder holding a Slurm binary (sweeps are planned on laptops)."""
+    import shutil
+
+    keep = [d for d in os.environ.get("PATH", "").split(os.pathsep)
+            if d and not any(os.path.exists(os.path.join(d, b)) for b in ("srun", "sbatch", "squeue", "sinfo"))]
+    path = os.pathsep.join(keep)
+    assert shutil.which("srun", path=path) is None and shutil.which("sbatch", path=path) is None
+    return path
+
+
+def test_slurm_dry_run_prints_sbatch_and_submits_nothing(tmp_path, capsys, monkeypatch):
+    """Runs with no Slurm binary on PATH: submitit's SlurmExecutor refused ('Could not detect srun')."""
+    monkeypatch.setenv("PATH", _path_without_slurm())
     p = write_toy(tmp_path, axes='"toy.x" = [1.0, 2.0, 3.0]')
     p.write_text(p.read_text().replace('kind = "local"', 'kind = "slurm"\npartition = "gpu"\ntime_min = 17\ncpus = 3\ngpus = 1\nmem_gb = 6'))
     out = tmp_path / "out"
@@ -338,3 +351,278 @@ def test_grid_size_is_the_product_of_axis_lengths(tmp_path_factory, lengths, inn
     assert len(units) == expected and len({u.unit_id for u in units}) == expected
     assert all(len(u.points) == inner for u in units)
     assert len({pt["point_id"] for u in units for pt in u.points}) == expected * inner
+
+
+
+# ------------------------------------------------------------------------------------ hardening
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+PY = [sys.executable, "-m", "pdistill", "sweep"]
+
+
+def _cli(args, timeout=60, **kw):
+    return subprocess.run(PY + [str(a) for a in args], capture_output=True, text=True, timeout=timeout, **kw)
+
+
+def test_huge_grids_are_counted_not_expanded(tmp_path):
+    """{start=1, stop=1e6} x {start=0, stop=1e3} made `sweep plan` hang; step = 1e-300 ended in
+    MemoryError; a 1e5-unit plan printed its cost without a warning. Now: counted from the axis
+    lengths, refused above MAX_GRID_POINTS with the size and the cost estimate, unless --allow-large."""
+    from sims.sweep.spec import MAX_GRID_POINTS
+
+    big = write_toy(tmp_path, toy="x = 1.0, steps = 3, sleep = 0.1, a = 0, b = 0",
+                    axes='"toy.a" = {start = 1, stop = 1000000}\n"toy.b" = {start = 0, stop = 1000}')
+    t0 = time.perf_counter()
+    for cmd in (["plan", big], ["run", big, "--out", tmp_path / "out"]):
+        r = _cli(cmd)
+        assert r.returncode == 2, r.stderr
+        assert r.stderr.count("\n") == 1 and "999,999 (toy.a) x 1,000 (toy.b) = 999,999,000 points" in r.stderr
+        assert "estimated cost ~83333.3 h" in r.stderr and "--allow-large" in r.stderr  # 0.3 s x 999,999,000 units
+    assert time.perf_counter() - t0 < 30 and not (tmp_path / "out").exists()
+    with pytest.raises(SweepSpecError, match="999,999,000 points"):
+        plan_units(load_spec(big))  # the library refuses too (max_points=None lifts it)
+    tiny = write_toy(tmp_path, fname="tiny.toml", axes='"toy.x" = {start = 0.0, stop = 1.0, step = 1e-300}')
+    r = _cli(["plan", tiny])
+    assert r.returncode == 2 and "range {start = 0.0, stop = 1.0, step = 1e-300} has 1.000e+300 values" in r.stderr
+    for bad, match in [("{start = 0.0, stop = 1e-296, step = 1e-300}", "step must be at least 1e-12"),
+                       ("{start = 0.0, stop = inf, step = 1.0}", "stop must be a finite number"),
+                       ("{start = 0.0, stop = 1.0, num = 2000000}", "at most 1,000,000")]:
+        with pytest.raises(SweepSpecError, match=match):
+            load_spec(write_toy(tmp_path, fname="bad.toml", axes=f'"toy.x" = {bad}'))
+    # just above the limit: refused by default, planned with --allow-large, the warning first
+    n = MAX_GRID_POINTS + 100
+    over = write_toy(tmp_path, fname="over.toml", toy="x = 1.0, steps = 3, a = 0",
+                     axes=f'"toy.a" = {{start = 0, stop = {n}}}')
+    assert _cli(["plan", over]).returncode == 2
+    r = _cli(["plan", over, "--allow-large"], timeout=120)
+    assert r.returncode == 0, r.stderr
+    first = r.stdout.splitlines()[0]
+    assert first.startswith(f"warning: {n:,} units") and "estimated cost" in first
+    assert f"... and {n - 200:,} more units" in r.stdout
+
+
+def test_truncated_or_short_results_are_verified_and_rerun(tmp_path, capsys):
+    import pyarrow.parquet as pq
+
+    p = write_toy(tmp_path, axes='"toy.x" = [1.0, 2.0, 3.0]')
+    out = tmp_path / "out"
+    run_sweep(load_spec(p), out, progress=False, log=lambda *_: None)
+    units = plan_units(load_spec(p))
+    cut, short, good = (u.unit_id for u in units)
+    path = out / "units" / cut / "results.parquet"
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])  # truncated
+    table = pq.read_table(out / "units" / short / "results.parquet")
+    pq.write_table(table.slice(0, table.num_rows - 3), out / "units" / short / "results.parquet")  # valid, 3 rows short
+    text, counts = status_text(SweepFolder(out))
+    assert counts["done"] == 1 and counts["damaged"] == 2
+    assert f"{cut}  damaged" in text and "results.parquet cannot be read back" in text
+    assert f"{short}  damaged" in text and f"has {table.num_rows - 3} rows where its manifest records {table.num_rows}" in text
+    df, missing = collect(SweepFolder(out))  # collect works and names them
+    assert sorted(missing) == sorted([cut, short]) and set(df["unit_id"]) == {good}
+    mtime = (out / "units" / good / "results.parquet").stat().st_mtime_ns
+    res = run_sweep(load_spec(p), out, progress=False, log=lambda *_: None)
+    assert sorted(res["submitted"]) == sorted([cut, short]) and set(res["outcome"].values()) == {"done"}
+    assert (out / "units" / good / "results.parquet").stat().st_mtime_ns == mtime
+    for uid in (cut, short):
+        m = json.loads((out / "units" / uid / "manifest.json").read_text())
+        assert m["attempt"] == 2 and pq.read_table(out / "units" / uid / "results.parquet").num_rows == m["rows"]
+        assert list((out / "units" / uid).glob("results.parquet.damaged-*"))  # the damaged file is kept aside
+    df, missing = collect(SweepFolder(out))
+    assert missing == [] and len(df) == 3 * table.num_rows
+
+
+def test_corrupt_or_array_json_is_reported_as_such(tmp_path, capsys):
+    p = write_toy(tmp_path, axes='"toy.x" = [1.0, 2.0]')
+    out = tmp_path / "out"
+    run_sweep(load_spec(p), out, progress=False, log=lambda *_: None)
+    sweep_json = out / "sweep.json"
+    good = sweep_json.read_text()
+    for content, match in [('{"name": "toy", "units": [', "is corrupt: it is not valid JSON"),
+                           ("[1, 2, 3]", "is corrupt: it holds a JSON list, not an object"),
+                           ('{"name": "toy"}', "is corrupt: it lacks the key"),
+                           ('{"name": "t", "spec_hash": "x", "axes": [], "units": [[1]]}', "'units' is not a list of objects")]:
+        sweep_json.write_text(content)
+        for cmd in (["status", out], ["collect", out], ["plot", out]):
+            assert cli_main([str(c) for c in cmd]) == 2
+            err = capsys.readouterr().err
+            assert err.count("\n") == 1 and match in err and "no sweep.json" not in err, (cmd, err)
+        with pytest.raises(SweepSpecError, match=match):
+            run_sweep(load_spec(p), out, progress=False, log=lambda *_: None)
+    sweep_json.write_text(good)
+    uid = plan_units(load_spec(p))[0].unit_id
+    (out / "units" / uid / "manifest.json").write_text("[]")
+    assert cli_main(["status", str(out)]) == 0
+    assert f"{uid}  damaged  toy.x=1.0  manifest.json holds a JSON list, not an object" in capsys.readouterr().out
+    res = run_sweep(load_spec(p), out, progress=False, log=lambda *_: None)
+    assert res["submitted"] == [uid] and set(res["outcome"].values()) == {"done"}
+    (out / "units" / uid / "claim").write_text("[1]")  # a damaged claim is broken, not an AttributeError
+    (out / "units" / uid / "manifest.json").write_text("[]")
+    res = run_sweep(load_spec(p), out, progress=False, log=lambda *_: None)
+    assert set(res["outcome"].values()) == {"done"}
+
+
+def test_the_sweep_file_decides_what_runs_not_sweep_json(tmp_path):
+    """A unit in sweep.json edited to 'builtins:print' ran; now sweep.json must record exactly the
+    units the TOML plans, or nothing runs."""
+    p = write_toy(tmp_path, axes='"toy.x" = [1.0, 2.0]', toy="x = 1.0, steps = 3, sleep = 0.0, fail = true")
+    out = tmp_path / "out"
+    run_sweep(load_spec(p), out, progress=False, log=lambda *_: None)  # both units fail (fail = true)
+    data = json.loads((out / "sweep.json").read_text())
+    data["units"][0]["unit"] = "builtins:print"
+    (out / "sweep.json").write_text(json.dumps(data))
+    before = {m: m.stat().st_mtime_ns for m in out.glob("units/*/manifest.json")}
+    with pytest.raises(SweepSpecError, match=r"does not match the sweep file: unit \w+ records unit = 'builtins:print' "
+                                             r"where the sweep file gives 'sims.sweep.toy:checkpointed_unit'"):
+        run_sweep(load_spec(p), out, progress=False, log=lambda *_: None)
+    assert {m: m.stat().st_mtime_ns for m in out.glob("units/*/manifest.json")} == before  # nothing ran
+    data["units"][0]["unit"] = TOY
+    data["units"][1]["teacher_config"]["toy"]["steps"] = 99
+    (out / "sweep.json").write_text(json.dumps(data))
+    with pytest.raises(SweepSpecError, match="records teacher_config"):
+        run_sweep(load_spec(p), out, progress=False, log=lambda *_: None)
+
+
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                ppid = int(Path(f"/proc/{d}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(d))
+    out, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _start_runner(tmp_path, n_units=4):
+    xs = ", ".join(f"{i}.0" for i in range(1, n_units + 1))
+    p = write_toy(tmp_path, axes=f'"toy.x" = [{xs}]', toy="x = 1.0, steps = 24, sleep = 0.2")
+    out = tmp_path / "out"
+    proc = subprocess.Popen(PY + ["run", str(p), "--out", str(out), "--no-progress"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def two_running():
+        ms = [json.loads(m.read_text()) for m in out.glob("units/*/manifest.json")]
+        return len([m for m in ms if m.get("status") == "running"]) == 2 and \
+            all(len(list(m.parent.glob("work/checkpoint-*"))) >= 1 for m in out.glob("units/*/manifest.json"))
+    try:
+        _wait_for(two_running, 60, "two units running")
+    except AssertionError:
+        proc.kill()
+        raise
+    return p, out, proc
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_killed_runner_leaves_no_live_worker_and_its_lock_is_taken_over(tmp_path):
+    """kill -9 of `sweep run`: pool workers kept running the units queued to them, and the
+    forkserver and resource tracker stayed alive. Now every descendant is gone within seconds,
+    no queued unit starts, and the next run takes the dead runner's lock over."""
+    p, out, proc = _start_runner(tmp_path)
+    family = _descendants(proc.pid)
+    assert len(family) >= 3  # forkserver, resource tracker, 2 workers
+    proc.kill()
+    proc.wait(10)
+    _wait_for(lambda: not any(_alive(x) for x in family), 10, "the runner's workers to die")
+    time.sleep(1.0)
+    assert len(list(out.glob("units/*/manifest.json"))) == 2  # the 2 queued units never started
+    text, counts = status_text(SweepFolder(out))
+    assert counts["killed"] == 2 and counts["pending"] == 2, text
+    assert json.loads((out / ".lock").read_text())["pid"] == proc.pid  # the dead holder's stale lock
+    res = run_sweep(load_spec(p), out, progress=False, log=lambda *_: None)
+    assert set(res["outcome"].values()) == {"done"}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_sigterm_marks_running_units_killed_and_a_second_runner_gets_the_lock_message(tmp_path, capsys):
+    p, out, proc = _start_runner(tmp_path)
+    family = _descendants(proc.pid)
+    # a second runner on the same folder: one clear line naming the holder, exit 2, nothing touched
+    manifests = {m: m.read_bytes() for m in out.glob("units/*/manifest.json")}
+    assert cli_main(["run", str(p), "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"is in use: another `pdistill sweep run` (pid {proc.pid} on" in err
+    assert {m: m.read_bytes() for m in out.glob("units/*/manifest.json")} == manifests
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert "stopped by SIGTERM; 2 running unit(s) marked killed" in stderr and "Traceback" not in stderr
+    _wait_for(lambda: not any(_alive(x) for x in family), 10, "the runner's workers to die")
+    ms = [json.loads(m.read_text()) for m in out.glob("units/*/manifest.json")]
+    assert len(ms) == 2 and all(m["status"] == "killed" and "SIGTERM" in m["error"] for m in ms)
+    text, counts = status_text(SweepFolder(out))
+    assert counts["killed"] == 2 and counts["pending"] == 2
+    res = run_sweep(load_spec(p), out, progress=False, log=lambda *_: None)
+    assert set(res["outcome"].values()) == {"done"}
+    df, _ = collect(SweepFolder(out))
+    resumed = df[df.metric == "resumed_from"].groupby("unit_id")["value"].first()
+    assert sorted(resumed > 0) == [False, False, True, True]  # the killed two resumed from a checkpoint
+
+
+def test_plot_refuses_an_unknown_metric_and_leaves_matplotlib_alone(tmp_path, capsys):
+    p = write_toy(tmp_path, axes='"toy.x" = [1.0, 2.0]')
+    out = tmp_path / "out"
+    run_sweep(load_spec(p), out, progress=False, log=lambda *_: None)
+    assert cli_main(["plot", str(out), "--metric", "nosuch"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "metric 'nosuch' is not a summary metric" in err and "t95" in err
+    assert not (out / "figures").exists()
+    code = ("import matplotlib; matplotlib.use('svg'); import sys\n"
+            "from sims.sweep.cli import cli_main\n"
+            f"assert cli_main(['plot', {str(out)!r}]) == 0\n"
+            "assert matplotlib.get_backend() == 'svg', matplotlib.get_backend()\n"
+            "assert 'matplotlib.pyplot' not in sys.modules\n")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, timeout=120)
+    assert (out / "figures" / "t95_vs_toy_x.png").stat().st_size > 5000
+
+
+def test_collect_and_plot_outputs_that_cannot_be_written_fail_first(tmp_path, capsys):
+    p = write_toy(tmp_path, axes='"toy.x" = [1.0, 2.0]')
+    out = tmp_path / "out"
+    run_sweep(load_spec(p), out, progress=False, log=lambda *_: None)
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    for cmd, match in [(["collect", out, "--out", afile / "sub.parquet"], "is a file, not a folder"),
+                       (["collect", out, "--out", tmp_path], "is a folder; expected a file"),
+                       (["plot", out, "--out", afile], "is a file; expected a folder"),
+                       (["plot", out, "--out", afile / "figs"], "is a file, not a folder")]:
+        assert cli_main([str(c) for c in cmd]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and match in err, (cmd, err)
+    assert not (out / "results.parquet").exists()  # failed before collecting anything
+
+
+def test_status_into_a_closed_pipe_is_quiet(tmp_path):
+    p = write_toy(tmp_path, axes='"toy.x" = [1.0, 2.0]')
+    out = tmp_path / "out"
+    run_sweep(load_spec(p), out, progress=False, log=lambda *_: None)
+    proc = subprocess.Popen(PY + ["status", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before the first line (like `| head -1` on long output)
+    _, err = proc.communicate(timeout=60)
+    assert err == b"" and proc.returncode == 128 + signal.SIGPIPE
+
+
+def test_spec_reads_toml_with_tomli_on_python_310(tmp_path):
+    """requires-python >= 3.10, tomllib is 3.11+: spec.py falls back to tomli (a dependency there)."""
+    p = write_toy(tmp_path)
+    code = ("import sys, tomllib, types\n"
+            "sys.modules['tomli'] = types.SimpleNamespace(loads=tomllib.loads, TOMLDecodeError=tomllib.TOMLDecodeError, tag='tomli')\n"
+            "sys.modules['tomllib'] = None\n"  # `import tomllib` now fails, as on 3.10
+            "sys.version_info = (3, 10, 0, 'final', 0)\n"
+            "from sims.sweep import spec\n"
+            "assert getattr(spec.tomllib, 'tag', None) == 'tomli'\n"
+            f"assert spec.load_spec({str(p)!r}).name == 'toy'\n")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, timeout=120)

@@ -181,13 +181,19 @@ def _brute_loss(z, q, mask):
     return np.array(out)
 
 
-def test_masked_per_position_loss_matches_brute_force():
-    g = torch.Generator().manual_seed(0)
-    E, B, P, C = 3, 4, 5, 6
+def _random_outputs(seed: int, E: int, B: int, P: int, C: int, keep: float):
+    """(generator, logits (E, B, P, C) float64, labels (B, P), mask (B, P) with ~keep True, at least one)."""
+    g = torch.Generator().manual_seed(seed)
     z = torch.randn(E, B, P, C, generator=g, dtype=torch.float64)
     labels = torch.randint(0, C, (B, P), generator=g)
-    mask = torch.rand(B, P, generator=g) < 0.5
+    mask = torch.rand(B, P, generator=g) < keep
     mask[0, 0] = True
+    return g, z, labels, mask
+
+
+def test_masked_per_position_loss_matches_brute_force():
+    E, B, P, C = 3, 4, 5, 6
+    g, z, labels, mask = _random_outputs(0, E, B, P, C, keep=0.5)
     teacher = torch.randn(B, P, C, generator=g, dtype=torch.float64)
     q = soft_targets(labels, C, teacher, tau=0.7, alpha=0.25).expand(E, -1, -1, -1)
     got = soft_xent(z, q, mask.expand(E, -1, -1)).numpy()
@@ -214,11 +220,8 @@ class _FixedLogits(torch.nn.Module):
 
 
 def test_masked_metrics_count_only_masked_positions():
-    g = torch.Generator().manual_seed(1)
     E, M, P, C = 2, 70, 3, 4
-    z = torch.randn(E, M, P, C, generator=g, dtype=torch.float64)
-    labels = torch.randint(0, C, (M, P), generator=g)
-    mask = torch.rand(M, P, generator=g) < 0.6
+    _, z, labels, mask = _random_outputs(1, E, M, P, C, keep=0.6)
     out = evaluate_members(_FixedLogits(z), Batch(torch.zeros(M, 1), labels, mask), max_elems=E * 4 * 64)  # several chunks
     zn, ln, mn = z.numpy(), labels.numpy(), mask.numpy()
     for e in range(E):
@@ -261,3 +264,87 @@ def test_label_targets_and_model_targets_shapes():
     with torch.no_grad():
         expect = torch.softmax(teacher(data.x[1]), -1)[0]
     torch.testing.assert_close(qt[1], expect)
+
+
+def test_loop_entry_points_reject_bad_input_clearly():
+    from sims.loop import LoopSpec
+
+    with pytest.raises(ValueError, match=r"train_ensemble.seeds must be a non-empty list of distinct ints >= 0; got \[1, 1\]"):
+        train_ensemble(MAJ, ModelConfig(width=4), OptimConfig(), seeds=[1, 1], steps=2)
+    with pytest.raises(ValueError, match="train_ensemble.seeds\\[i\\] must be an int >= 0; got -1."):
+        train_ensemble(MAJ, ModelConfig(width=4), OptimConfig(), seeds=[-1], steps=2)
+    with pytest.raises(TypeError, match="task must be a sims.tasks.Task"):
+        train_ensemble(object(), ModelConfig(width=4), OptimConfig(), seeds=[0], steps=2)
+    with pytest.raises(ValueError, match="LoopSpec.steps must be a positive int; got 0."):
+        LoopSpec(optim=OptimConfig(), steps=0, batch=1, eval_every=1)
+    with pytest.raises(TypeError, match="LoopSpec.optim must be an OptimConfig; got dict."):
+        LoopSpec(optim={}, steps=1, batch=1, eval_every=1)
+
+
+# ----------------------------------------------------------------------------- a sequence task: tokens, P positions, a mask
+class ShiftTokens(Task):
+    """Tokens x in [0, V)^T; at each position the label is (x_t + 1) mod V, and only a random half
+    of the positions count (the mask) — the shape of a masked-LM batch, learnable position-wise."""
+
+    name = "shift_tokens"
+
+    def __init__(self, V: int = 5, T: int = 6):
+        self.V, self.T = V, T
+
+    def model_input(self) -> ModelInput:
+        return ModelInput(kind="tokens", n=self.T, n_classes=self.V, positions=self.T, vocab=self.V)
+
+    def stream(self, seed: int) -> _BitStream:
+        return _BitStream(1, seed)  # only its generator is used
+
+    def sample(self, streams, batch: int) -> Batch:
+        xs, ms = [], []
+        for s in streams:
+            xs.append(torch.randint(0, self.V, (batch, self.T), generator=s.generator))
+            ms.append(torch.rand(batch, self.T, generator=s.generator) < 0.5)
+        x = torch.stack(xs)
+        return Batch(x, (x + 1) % self.V, torch.stack(ms))
+
+
+class _TokenEnsemble(torch.nn.Module):
+    """E members: embedding (V, d) then a per-position linear map to V logits: (B, T) or (E, B, T) -> (E, B, T, V)."""
+
+    def __init__(self, V, d, E, generators):
+        super().__init__()
+        from sims.models import make_generators
+
+        gens = make_generators(generators, E)
+        self.emb = torch.nn.Parameter(torch.stack([torch.randn(V, d, generator=g) for g in gens]))
+        self.out = torch.nn.Parameter(torch.stack([torch.randn(d, V, generator=g) / d ** 0.5 for g in gens]))
+
+    def forward(self, x):
+        E = self.emb.shape[0]
+        if x.dim() == 2:
+            x = x.unsqueeze(0).expand(E, *x.shape)
+        h = torch.stack([self.emb[e][x[e]] for e in range(E)])               # (E, B, T, d)
+        return torch.einsum("ebtd,edv->ebtv", h, self.out)
+
+
+def test_a_masked_sequence_task_trains_through_the_same_loop():
+    """Per-position outputs with a mask go through the loop unchanged (autograd path, masked loss
+    and metrics): a registered token model learns the shift map; an untrained one sits near chance
+    1/V = 0.2. Held-out accuracy over ~1024 * 6 / 2 masked positions, stderr <= 0.01; 0.9 is far
+    above chance and far below the attainable 1."""
+    from sims.models import register_model
+
+    @register_model("token_test")
+    def _build(inp, config, ensemble_size, generators):
+        assert inp.kind == "tokens" and inp.positions == inp.n
+        return _TokenEnsemble(inp.vocab, config.width, ensemble_size, generators)
+
+    task = ShiftTokens()
+    model, hist = train_ensemble(task, ModelConfig(arch="token_test", width=8), OptimConfig(lr=3e-2), seeds=[0, 1],
+                                 device="cpu", steps=200, batch=32, eval_every=100, eval_size=1024)
+    first, last = hist[hist.step == 0], hist[hist.step == 200]
+    assert (first.accuracy < 0.5).all() and (last.accuracy >= 0.9).all(), hist
+    # a student from the trained teacher's soft targets, per position
+    teacher = model  # two members: member e teaches student e
+    _, shist = train_ensemble(task, ModelConfig(arch="token_test", width=8), OptimConfig(lr=3e-2), seeds=[2, 3], device="cpu",
+                              steps=200, batch=32, eval_every=100, eval_size=1024,
+                              targets=ModelTargets(task, 2, teacher, tau=1.0), init_label="student-init")
+    assert (shist[shist.step == 200].accuracy >= 0.9).all(), shist

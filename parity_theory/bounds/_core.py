@@ -99,7 +99,7 @@ class _Domain:
             bad |= np.isinf(arr)
         if self.integer:
             bad |= finite != np.floor(finite)
-        bad |= (finite <= self.lo) if self.lo_open else (finite < self.lo)
+        bad |= (arr <= self.lo) if self.lo_open else (arr < self.lo)  # +inf passes (c = oo), -inf not
         if not math.isinf(self.hi):
             bad |= (arr >= self.hi) if self.hi_open else (arr > self.hi)
         if bad.any():
@@ -159,15 +159,85 @@ d, k, eps, delta, rho, j, c, tau, leap, s, m, B, a_log = (
 _LATEX_NAMES = {SYMBOLS["eps"]: r"\varepsilon", SYMBOLS["leap"]: r"\mathrm{Leap}", SYMBOLS["a_log"]: r"a_{\log}",
                 **{sym: rf"C_{{\mathrm{{{name[2:]}}}}}" for name, sym in SYMBOLS.items() if name.startswith("C_")}}
 
-_lbinom = sp.Function("lbinom")  # log binomial, numerically via gammaln (used in evaluate_grid)
+class _lbinom(sp.Function):
+    """log C(n, r) kept unevaluated: ``binomial(10**9, 5*10**8)`` would build a 10^8-digit integer
+    (minutes), while its logarithm is a difference of log-gammas: mpmath ``loggamma`` in
+    :meth:`Bound._evalf` (``evaluate``), scipy ``betaln`` in ``evaluate_grid``."""
+
+    nargs = 2
+
+    def _eval_is_real(self):
+        return True
+
+    def _eval_is_extended_real(self):
+        return True
+
+
+def _mp_lbinom(n, r):
+    """log C(n, r) = loggamma(n+1) - loggamma(r+1) - loggamma(n-r+1) at mpmath's working precision."""
+    import mpmath
+
+    return mpmath.loggamma(n + 1) - mpmath.loggamma(r + 1) - mpmath.loggamma(n - r + 1)
+
+
+#: below this r = min(k, n - k), log C(n, r) is summed term by term; above, Stirling's series
+_LBINOM_SUM_BELOW = 64
 
 
 def _np_lbinom(n, r):
-    """log C(n, r) = -log(n + 1) - log B(n - r + 1, r + 1). Accurate for n >> r, where
-    gammaln(n + 1) - gammaln(r + 1) - gammaln(n - r + 1) cancels catastrophically (0.0 at n = 1e30)."""
-    from scipy.special import betaln
+    """log C(n, r) elementwise on float arrays (integers 0 <= r <= n), accurate to ~1e-15 relative.
 
-    return -np.log1p(n) - betaln(n - r + 1.0, r + 1.0)
+    With r -> min(r, n - r): for r <= 64 the sum of log((n - i) / (i + 1)), i < r; above,
+    Stirling's series for the three log-gammas with the large terms combined before rounding,
+        r log(n/r) - (n - r) log1p(-r/n) + log(n / (r (n - r))) / 2 - log(2 pi) / 2
+        + e(n) - e(r) - e(n - r),   e(x) = 1/(12x) - 1/(360x^3) + 1/(1260x^5) - 1/(1680x^7),
+    whose terms are all of one sign (no cancellation). gammaln(n+1) - gammaln(r+1) - gammaln(n-r+1)
+    cancels to 0.0 at n = 1e30; scipy's betaln was 1e-10 off at n = 1.2e6, r = 1.
+    """
+    n, r = np.broadcast_arrays(np.asarray(n, dtype=np.float64), np.asarray(r, dtype=np.float64))
+    r = np.minimum(r, n - r)
+    out = np.zeros(n.shape)
+    for i in range(_LBINOM_SUM_BELOW):
+        live = i < r
+        if not live.any():
+            break
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out += np.where(live, np.log((n - i) / (i + 1.0)), 0.0)
+    big = r > _LBINOM_SUM_BELOW
+    if big.any():
+        nb, rb = n[big], r[big]
+        mb = nb - rb
+
+        def e(x):
+            x2 = x * x
+            return (1 / 12 - (1 / 360 - (1 / 1260 - 1 / (1680 * x2)) / x2) / x2) / x
+
+        out[big] = (rb * np.log(nb / rb) - mb * np.log1p(-rb / nb) + 0.5 * np.log(nb / (rb * mb))
+                    - 0.5 * math.log(2 * math.pi) + e(nb) - e(rb) - e(mb))
+    return out
+
+
+def _log_binomial_form(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with log(binomial(n, r)) -> lbinom(n, r) and binomial(n, r) -> exp(lbinom(n, r)),
+    exponentials merged (a ratio of two huge binomials becomes exp(difference), not inf / inf)."""
+    e = sp.expand_log(expr, force=True)
+    e = e.replace(lambda z: isinstance(z, sp.log) and isinstance(z.args[0], sp.binomial),
+                  lambda z: _lbinom(*z.args[0].args))
+    e = e.replace(lambda z: isinstance(z, sp.binomial), lambda z: sp.exp(_lbinom(*z.args)))
+    return sp.powsimp(e, combine="exp")
+
+
+def _to_mpmath(v):
+    """A resolved sympy number as an mpmath number at the working precision (integers exact when it suffices)."""
+    import mpmath
+
+    if v == sp.oo:
+        return mpmath.inf
+    if isinstance(v, sp.Integer):
+        return mpmath.mpf(int(v))
+    if isinstance(v, sp.Rational):
+        return mpmath.mpf(int(v.p)) / int(v.q)
+    return sp.Float(v, mpmath.mp.dps)._to_mpmath(mpmath.mp.prec)
 
 
 # --------------------------------------------------------------------------------------------
@@ -286,7 +356,8 @@ class Bound:
         """The bound's value as an exact sympy number (floats are read as decimals: 0.01 -> 1/100).
 
         Exact arithmetic can be slow for powers with long rational exponents (sympy looks for perfect
-        roots); ``evaluate`` computes the float numerically instead and never goes through this.
+        roots) and for binomials of large arguments (C(10^9, 5 10^8) has 3 10^8 digits: minutes);
+        ``evaluate`` and ``evaluate_log10`` compute numerically instead and never go through this.
         """
         vals = self._resolve(values, strict)
         if self.exact is not None:
@@ -294,7 +365,7 @@ class Bound:
         return self.expr.xreplace({_S[x]: v for x, v in vals.items()})
 
     def evaluate(self, strict: bool = True, **values) -> float:
-        """The bound's value as a float (inf if beyond float range).
+        """The bound's value as a float (inf if beyond float range: :meth:`evaluate_log10` then).
 
         Raises ValueError naming any missing, unknown, unused (``strict``) or out-of-domain symbol
         and any violated validity condition.
@@ -312,6 +383,20 @@ class Bound:
         except (TypeError, OverflowError):  # pragma: no cover - e.g. complex from a bad expression
             raise ValueError(f"bound {self.name!r} did not evaluate to a real number: {num}") from None
 
+    def evaluate_log10(self, strict: bool = True, **values) -> float:
+        """log10 of the bound's value, a float even where the value is beyond float range
+        (``evaluate`` gives inf there: C(10^5, 5 10^4) ~ 10^30100). Same checks as :meth:`evaluate`."""
+        import mpmath
+
+        vals = self._resolve(values, strict)
+        num = sp.N(self.exact(vals), 30) if self.exact is not None else self._evalf(vals, 30)
+        if num == sp.oo:
+            return math.inf
+        if not num.is_real or num < 0:
+            raise ValueError(f"bound {self.name!r} did not evaluate to a nonnegative real number: {num}")
+        with mpmath.workdps(30):
+            return float(mpmath.log10(sp.Float(num, 30)._to_mpmath(mpmath.mp.prec)))
+
     def _evalf(self, vals: Mapping, prec: int) -> sp.Basic:
         """The value at resolved ``vals`` as a sympy Float with ``prec`` digits.
 
@@ -321,7 +406,32 @@ class Bound:
         """
         if self.exact is not None:
             return sp.N(self.exact(vals), prec)
-        return self.expr.evalf(prec, subs={_S[x]: v for x, v in vals.items()})
+        import mpmath
+
+        args = [vals[x] for x in self._numeric_args]
+        # integers exact; loggamma(n + 1) ~ n log n cancels in log C(d, s) - log C(d-k, s-k), so work
+        # with 2 bits per bit of the largest integer beyond the requested precision
+        mag = max([abs(int(v)).bit_length() for v in args if isinstance(v, sp.Integer)] + [64])
+        bits = mpmath.libmp.dps_to_prec(prec)
+        with mpmath.workprec(bits + 2 * mag + 64):
+            val = self._mp_numeric(*[_to_mpmath(v) for v in args])
+            if isinstance(val, mpmath.mpc):
+                if val.imag != 0:
+                    raise ValueError(f"bound {self.name!r} did not evaluate to a real number: {val}")
+                val = val.real
+            val = mpmath.mpf(val)
+        return sp.Float._new(val._mpf_, bits) if mpmath.isfinite(val) else (sp.oo if val > 0 else sp.nan)
+
+    @functools.cached_property
+    def _mp_numeric(self):
+        """``_log_form`` as an mpmath function of ``_numeric_args`` (no exact powers: see _evalf)."""
+        return sp.lambdify([_S[x] for x in self._numeric_args], self._log_form,
+                           modules=[{"_lbinom": _mp_lbinom}, "mpmath"])
+
+    @functools.cached_property
+    def _log_form(self) -> sp.Expr:
+        """``expr`` with binomials through log-gamma (see _log_binomial_form): never hangs on C(10^9, 5 10^8)."""
+        return _log_binomial_form(self.expr)
 
     # ---- vectorised evaluation --------------------------------------------------------------
     @functools.cached_property
@@ -331,18 +441,18 @@ class Bound:
     @functools.cached_property
     def _numeric(self):
         args = [_S[x] for x in self._numeric_args]
-        e = sp.expand_log(self.expr, force=True)
-        e = e.replace(lambda z: isinstance(z, sp.log) and isinstance(z.args[0], sp.binomial),
-                      lambda z: _lbinom(*z.args[0].args))
-        e = e.replace(lambda z: isinstance(z, sp.binomial), lambda z: sp.exp(_lbinom(*z.args)))
-        f = sp.lambdify(args, e, modules=[{"lbinom": _np_lbinom}, "numpy"])
+        f = sp.lambdify(args, self._log_form, modules=[{"_lbinom": _np_lbinom}, "numpy"])
+        log_f = sp.lambdify(args, sp.expand_log(sp.log(self._log_form), force=True),
+                            modules=[{"_lbinom": _np_lbinom}, "numpy"])
         conds = [(sp.lambdify(args, rel, modules="numpy"), rel, text) for rel, text in self.conditions]
-        return f, conds
+        return f, log_f, conds
 
     def evaluate_grid(self, strict: bool = True, **arrays) -> np.ndarray:
         """Vectorised float evaluation over numpy arrays of one shape (scalars broadcast).
 
-        Same checks as :meth:`evaluate`, elementwise; returns a float64 array of that shape.
+        Same checks as :meth:`evaluate`, elementwise; returns a float64 array of that shape (inf
+        beyond float range). Binomials go through :func:`_np_lbinom`; where an intermediate leaves
+        float range the value is recomputed as exp(log(value)) with products turned into sums.
         """
         owner = f"bound {self.name!r}"
         unknown = [x for x in arrays if x not in _DOMAINS]
@@ -386,7 +496,7 @@ class Bound:
                 else:
                     val = float(dflt) if dflt != sp.oo else np.inf
                 vals[x] = np.broadcast_to(np.asarray(val, dtype=np.float64), shape)
-        f, conds = self._numeric
+        f, log_f, conds = self._numeric
         args = [vals[x] for x in self._numeric_args]
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             for fn, rel, text in conds:
@@ -398,7 +508,13 @@ class Bound:
             if self.grid is not None:
                 out = self.grid(vals)
             else:
-                out = f(*args)
+                out = np.broadcast_to(np.asarray(f(*args), dtype=np.float64), shape)
+                # an intermediate beyond float range (C(d, k) = 1e309 times tau^2 = 1e-200) gives
+                # inf, NaN or 0 for a finite value: there, exp of the logarithm (products -> sums)
+                redo = ~np.isfinite(out) | (out == 0)
+                if redo.any():
+                    alt = np.broadcast_to(np.exp(np.asarray(log_f(*args), dtype=np.float64)), shape)
+                    out = np.where(redo & ~np.isnan(alt), alt, out)
         return np.broadcast_to(np.asarray(out, dtype=np.float64), shape).copy()
 
     # ---- asymptotics ------------------------------------------------------------------------

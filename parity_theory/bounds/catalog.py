@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import inspect
 
+import numpy as np
 import sympy as sp
 
 from ._core import SYMBOLS as _S
-from ._core import Bound, B, a_log, c, d, delta, eps, j, k, leap, rho, s, tau
+from ._core import _np_lbinom, Bound, B, a_log, c, d, delta, eps, j, k, leap, rho, s, tau
 from .gf2 import _ge_exact, _ge_grid
 
 # --------------------------------------------------------------------------------------------
@@ -257,7 +258,19 @@ def _edelman2023() -> Bound:
         monotone={"d": 1, "delta": -1},
         short_citation='Edelman et al. NeurIPS 2023 + covering',
         algorithm="two-layer network with s-sparse initialisation (at least one neuron covering S)",
+        grid=_edelman2023_grid,
     )
+
+
+def _edelman2023_grid(vals):
+    """ln(1/delta) C(d, s) / C(d-k, s-k) on arrays, as ln(1/delta) exp(log C(d, k) - log C(s, k)).
+
+    The same number (C(d, s) C(s, k) = C(d, k) C(d-k, s-k): choose s of d, then k of those s); the
+    log-binomials are of size k log d, where log C(d, s) is of size d: at d = 1e9, s = d/2 float64
+    lost six digits to that cancellation (and C(2000, 1000) overflowed: inf / inf).
+    """
+    d_, s_, k_, dl = vals["d"], vals["s"], vals["k"], vals["delta"]
+    return -np.log(dl) * np.exp(_np_lbinom(d_, k_) - _np_lbinom(s_, k_))
 
 
 def _edelman2023_samples() -> Bound:

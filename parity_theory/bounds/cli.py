@@ -10,12 +10,22 @@ from ._core import _DOMAINS, STATUSES
 from .catalog import _BOUNDS, get
 from .compare import _row
 
-def _fmt(v: float) -> str:
+def _fmt(v: float, log10: float | None = None) -> str:
+    """A value for the table; ``log10`` (from Bound.evaluate_log10) spells out values beyond float range."""
     if math.isnan(v):
         return "-"
     if math.isinf(v):
-        return "inf"
+        return _fmt_log10(log10) if log10 is not None and math.isfinite(log10) else "inf"  # inf: truly infinite
     return f"{v:,.0f}" if 1e3 <= abs(v) < 1e9 else f"{v:.4g}"
+
+
+def _fmt_log10(lg: float) -> str:
+    """10**lg in scientific notation, for lg beyond float range: 30100.3 -> '1.995e+30100'."""
+    ex = math.floor(lg)
+    mant = 10 ** (lg - ex)
+    if mant >= 9.9995:  # rounds up to 10.000
+        mant, ex = mant / 10, ex + 1
+    return f"{mant:.4g}e+{ex}"
 
 
 _FOOTER = [
@@ -31,7 +41,7 @@ def _latex_table(bs, point) -> str:
              r"bound & quantity & direction & value & expression & status \\", r"\hline"]
     for b in bs:
         r = _row(b, point)
-        val = _fmt_latex(r["value"]) if not r["note"] else r["note"].replace("_", r"\_")
+        val = _fmt_latex(r["value"], r.get("log10")) if not r["note"] else r["note"].replace("_", r"\_")
         lines.append(f"\\texttt{{{b.name.replace('_', chr(92) + '_')}}} & {b.quantity} & {b.direction} & {val} & "
                      f"${b.latex(statement=True)}$ & {b.status} \\\\")
     lines += [r"\hline", r"\end{tabular}", "",
@@ -41,7 +51,10 @@ def _latex_table(bs, point) -> str:
     return "\n".join(lines)
 
 
-def _fmt_latex(v: float) -> str:
+def _fmt_latex(v: float, log10: float | None = None) -> str:
+    if math.isinf(v) and log10 is not None and math.isfinite(log10):
+        mant, ex = _fmt_log10(log10).split("e+")
+        return f"${float(mant):g}\\times 10^{{{int(ex)}}}$"
     if math.isnan(v) or math.isinf(v) or 1e-3 <= abs(v) < 1e9:
         return _fmt(v).replace(",", "{,}")
     mant, ex = f"{v:.4e}".split("e")
@@ -81,14 +94,20 @@ def cli_main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         print(f"pdistill bounds: {err}", file=sys.stderr)
         return 2
+    computed = [_row(b, point) for b in bs]
+    invalid = [r for r in computed if r["note"].startswith("invalid")]
+    if invalid and len(invalid) == len(computed):
+        given = ", ".join(f"{x}={v:g}" for x, v in point.items())
+        why = "; ".join(f"{r['name']}: {r['note'][len('invalid: '):]}" for r in invalid)
+        print(f"pdistill bounds: no bound is valid at {given}: {why}", file=sys.stderr)
+        return 2
     if args.latex:
         print(_latex_table(bs, point))
         return 0
     header = ["name", "quantity", "bound", "value", "expression", "status", "citation"]
     rows = []
-    for b in bs:
-        r = _row(b, point)
-        val = _fmt(r["value"]) if not r["note"] else r["note"]
+    for b, r in zip(bs, computed):
+        val = _fmt(r["value"], r.get("log10")) if not r["note"] else r["note"]
         rows.append([b.name, b.quantity, b.direction, val, r["expression"], b.status, b.short_citation or b.citation])
     widths = [max(len(h), *(len(rw[i]) for rw in rows)) for i, h in enumerate(header[:-1])]
     given = ", ".join(f"{x}={v:g}" for x, v in point.items())

@@ -4,6 +4,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
+from numbers import Integral, Real
 from typing import Mapping
 
 import numpy as np
@@ -52,13 +53,15 @@ class Crossover:
 
 
 def _cmp_le(A: Bound, va: dict, Bd: Bound, vb: dict) -> bool:
-    """a <= b at resolved values: compare at 60 digits (mpmath, never through exact powers, which
-    can take minutes: see Bound._evalf); only on a near-tie fall back to the exact symbolic sign."""
-    na, nb = A._evalf(va, 60), Bd._evalf(vb, 60)
-    diff = na - nb
-    scale = max(abs(na), abs(nb), sp.Integer(1))
-    if abs(diff) > scale * sp.Float(10) ** -45:
-        return bool(diff < 0)
+    """a <= b at resolved values: compare at 60, then 600 digits (mpmath, never through exact powers
+    or binomials, which can take minutes: see Bound._evalf); only on a tie to 580 digits fall back
+    to the exact symbolic sign."""
+    for digits, margin in ((60, 45), (600, 580)):
+        na, nb = A._evalf(va, digits), Bd._evalf(vb, digits)
+        diff = na - nb
+        scale = max(abs(na), abs(nb), sp.Integer(1))
+        if abs(diff) > scale * sp.Float(10, digits) ** -margin:
+            return bool(diff < 0)
     xa = A.exact(va) if A.exact is not None else A.expr.xreplace({_S[x]: v for x, v in va.items()})
     xb = Bd.exact(vb) if Bd.exact is not None else Bd.expr.xreplace({_S[x]: v for x, v in vb.items()})
     exact = sp.simplify(xa - xb)
@@ -91,6 +94,13 @@ def crossover(a, b, var: str = "d", lo=None, hi=None, scan: int = 256, **fixed) 
         raise ValueError(f"crossover: {var!r} is the variable searched over; do not fix it.")
     for x, v in fixed.items():
         _DOMAINS[x].check_scalar(v, "crossover")
+    if isinstance(scan, bool) or not isinstance(scan, Integral) or scan < 1:
+        raise ValueError(f"crossover: scan must be an int >= 1 (values of {var} checked one by one); got scan={scan!r}.")
+    for name_, v in (("lo", lo), ("hi", hi)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, Real) or not math.isfinite(v)):
+            raise ValueError(f"crossover: {name_} must be a finite number (a value of {var}) or None; got {name_}={v!r}.")
+    if lo is not None and hi is not None and lo > hi:
+        raise ValueError(f"crossover: lo must be <= hi (the range of {var} searched); got lo={lo!r} > hi={hi!r}.")
     unused = [x for x in fixed if x not in A.symbols and x not in Bd.symbols]
     if unused:
         raise ValueError(f"crossover: neither {A.name} nor {Bd.name} uses symbol(s) {', '.join(map(repr, unused))}.")
@@ -109,6 +119,8 @@ def crossover(a, b, var: str = "d", lo=None, hi=None, scan: int = 256, **fixed) 
         lo_ = int(lo if lo is not None else max(dom.lo, 1))
         hi_ = int(hi if hi is not None else 2**62)
         searched = (lo_, hi_)
+        if lo_ > hi_:
+            raise ValueError(f"crossover: the range of {var} searched is empty: lo={lo_} > hi={hi_}.")
         last_false = None
         v = lo_
         n_valid = 0
@@ -158,6 +170,8 @@ def crossover(a, b, var: str = "d", lo=None, hi=None, scan: int = 256, **fixed) 
     if dom.hi_open and hi is None:
         hi_ = hi_ * (1 - 1e-12)
     lo_ = max(lo_, 1e-300)
+    if lo_ > hi_:
+        raise ValueError(f"crossover: the range of {var} searched is empty: lo={lo_:g} > hi={hi_:g}.")
     pts = np.geomspace(lo_, hi_, 400)
     prev = None
     for p in pts:
@@ -187,7 +201,7 @@ def crossover(a, b, var: str = "d", lo=None, hi=None, scan: int = 256, **fixed) 
 def _row(b: Bound, point: Mapping) -> dict:
     given = {x: v for x, v in point.items() if x in b.symbols and v is not None}
     missing = [x for x in b.required if x not in given]
-    row = {"name": b.name, "quantity": b.quantity, "direction": b.direction, "value": math.nan,
+    row = {"name": b.name, "quantity": b.quantity, "direction": b.direction, "value": math.nan, "log10": math.nan,
            "missing": ", ".join(missing), "note": "", "status": b.status,
            "expression": str(b.expr), "citation": b.citation}
     if missing:
@@ -195,6 +209,10 @@ def _row(b: Bound, point: Mapping) -> dict:
         return row
     try:
         row["value"] = b.evaluate(**given)
+        if math.isinf(row["value"]):  # beyond float range: the magnitude comes from evaluate_log10
+            row["log10"] = b.evaluate_log10(**given)
+        else:
+            row["log10"] = math.log10(row["value"]) if row["value"] > 0 else -math.inf
     except ValueError as err:
         row["note"] = "invalid: " + str(err).split(f"bound {b.name!r} ", 1)[-1]
     return row
@@ -202,8 +220,9 @@ def _row(b: Bound, point: Mapping) -> dict:
 
 def table(names_=None, grid: Mapping | None = None):
     """pandas DataFrame, one row per (bound, grid point): name, quantity, direction, the grid
-    symbols, value (NaN when symbols are missing or a condition fails; see ``missing``/``note``),
-    status, expression, citation. ``grid`` maps symbols to a scalar or a list (cartesian product).
+    symbols, value (NaN when symbols are missing or a condition fails; see ``missing``/``note``;
+    inf beyond float range), log10 (of the value, finite also beyond float range), status,
+    expression, citation. ``grid`` maps symbols to a scalar or a list (cartesian product).
     """
     import pandas as pd
 
@@ -220,5 +239,5 @@ def table(names_=None, grid: Mapping | None = None):
         for b in bs:
             r = _row(b, point)
             rows.append({**{kk: r[kk] for kk in ("name", "quantity", "direction")}, **point,
-                         **{kk: r[kk] for kk in ("value", "missing", "note", "status", "expression", "citation")}})
+                         **{kk: r[kk] for kk in ("value", "log10", "missing", "note", "status", "expression", "citation")}})
     return pd.DataFrame(rows)

@@ -48,6 +48,15 @@ def _normalize(acc, mant, lsc, i, j, offset):  # pragma: no cover - compiled
 
 
 @nb.njit(cache=True)
+def _add_rule_products(acc, out_idx, a, a_idx, b, b_idx, p, w):  # pragma: no cover - compiled
+    """acc[out_idx[r]] += p[r] * a[a_idx[r]] * b[b_idx[r]] * w for every binary rule r (skipping zeros)."""
+    for r in range(p.shape[0]):
+        v = a[a_idx[r]] * b[b_idx[r]]
+        if v != 0.0:
+            acc[out_idx[r]] += p[r] * v * w
+
+
+@nb.njit(cache=True)
 def inside_scaled(leaf, lex, b_lhs, b_left, b_right, b_p, u_lhs, u_child, u_p):  # pragma: no cover - compiled
     """Inside chart: (mant (L+1, L+1, K), lsc (L+1, L+1)); log beta[i, j, X] = log(mant[i, j, X]) + lsc[i, j]."""
     L = leaf.shape[0]
@@ -56,7 +65,6 @@ def inside_scaled(leaf, lex, b_lhs, b_left, b_right, b_p, u_lhs, u_child, u_p): 
     mant = np.zeros((L + 1, L + 1, K))
     lsc = np.full((L + 1, L + 1), -np.inf)
     acc = np.zeros(K)
-    nb_rules = b_lhs.shape[0]
     for length in range(1, L + 1):
         for i in range(0, L - length + 1):
             j = i + length
@@ -82,10 +90,7 @@ def inside_scaled(leaf, lex, b_lhs, b_left, b_right, b_p, u_lhs, u_child, u_p): 
                         w = np.exp(o - offset)
                         if w == 0.0:
                             continue
-                        for r in range(nb_rules):
-                            v = mant[i, k, b_left[r]] * mant[k, j, b_right[r]]
-                            if v != 0.0:
-                                acc[b_lhs[r]] += b_p[r] * v * w
+                        _add_rule_products(acc, b_lhs, mant[i, k], b_left, mant[k, j], b_right, b_p, w)
             for r in range(u_lhs.shape[0]):
                 acc[u_lhs[r]] += u_p[r] * acc[u_child[r]]
             _normalize(acc, mant, lsc, i, j, offset)
@@ -100,7 +105,6 @@ def outside_scaled(mant, lsc, start, b_lhs, b_left, b_right, b_p, u_lhs, u_child
     amant = np.zeros((L + 1, L + 1, K))
     alsc = np.full((L + 1, L + 1), -np.inf)
     acc = np.zeros(K)
-    nb_rules = b_lhs.shape[0]
     for length in range(L, 0, -1):
         for i in range(0, L - length + 1):
             j = i + length
@@ -126,10 +130,7 @@ def outside_scaled(mant, lsc, start, b_lhs, b_left, b_right, b_p, u_lhs, u_child
                         w = np.exp(o - offset)
                         if w == 0.0:
                             continue
-                        for r in range(nb_rules):
-                            v = amant[i, j2, b_lhs[r]] * mant[j, j2, b_right[r]]
-                            if v != 0.0:
-                                acc[b_left[r]] += b_p[r] * v * w
+                        _add_rule_products(acc, b_left, amant[i, j2], b_lhs, mant[j, j2], b_right, b_p, w)
                     for h in range(0, i):
                         o = alsc[h, j] + lsc[h, i]
                         if o == -np.inf:
@@ -137,10 +138,7 @@ def outside_scaled(mant, lsc, start, b_lhs, b_left, b_right, b_p, u_lhs, u_child
                         w = np.exp(o - offset)
                         if w == 0.0:
                             continue
-                        for r in range(nb_rules):
-                            v = amant[h, j, b_lhs[r]] * mant[h, i, b_left[r]]
-                            if v != 0.0:
-                                acc[b_right[r]] += b_p[r] * v * w
+                        _add_rule_products(acc, b_right, amant[h, j], b_lhs, mant[h, i], b_left, b_p, w)
             for r in range(u_lhs.shape[0] - 1, -1, -1):
                 acc[u_child[r]] += u_p[r] * acc[u_lhs[r]]
             _normalize(acc, amant, alsc, i, j, offset)
@@ -251,7 +249,6 @@ def prefix_candidates_scaled(mant, lsc, Q, QE, start, b_lhs, b_left, b_right, b_
     psc = np.full(L, -np.inf)
     g = np.zeros(K)
     acc = np.zeros(K)
-    nb_rules = b_lhs.shape[0]
     for j in range(1, L + 1):
         for a in range(V):
             mx = 0.0
@@ -284,10 +281,7 @@ def prefix_candidates_scaled(mant, lsc, Q, QE, start, b_lhs, b_left, b_right, b_
                     w = np.exp(o - offset)
                     if w == 0.0:
                         continue
-                    for r in range(nb_rules):
-                        v = mant[i, k, b_left[r]] * pm[k, b_right[r]]
-                        if v != 0.0:
-                            g[b_lhs[r]] += b_p[r] * v * w
+                    _add_rule_products(g, b_lhs, mant[i, k], b_left, pm[k], b_right, b_p, w)
                 mx = 0.0
                 for x in range(K):
                     s = 0.0

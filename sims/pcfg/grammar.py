@@ -13,12 +13,8 @@ Terminal ids follow ``Grammar.terminals``: numeric names in numeric order, other
 (or the order given by ``terminals=``). Non-terminal ids follow the order of first appearance
 as a left side (the start symbol is id 0).
 
-Builtins: ``cfg3b`` and ``cfg3f`` of Allen-Zhu & Li ("Physics of Language Models, part 1"),
-used by the paper (docs/paper.md §5), with every non-terminal's rules equally likely.
-
-Sampling draws one uniform number per expanded non-terminal (depth first, left to right) from a
-``numpy.random.Generator``; the Numba kernel and its plain-Python twin consume the same draws
-and so return identical strings (see :mod:`sims.pcfg._sampler`).
+Builtins (:mod:`sims.pcfg.builtins`): ``cfg3b`` and ``cfg3f`` of Allen-Zhu & Li ("Physics of
+Language Models, part 1"), used by the paper (docs/paper.md §5). Sampling: :mod:`sims.pcfg.sampling`.
 """
 from __future__ import annotations
 
@@ -31,49 +27,15 @@ import numpy as np
 
 from parity_theory.parity import check_generator, check_int
 
+from .builtins import BUILTINS
+from .sampling import GrammarSample
 from .tokens import TokenLayout
 
-__all__ = ["Rule", "Grammar", "GrammarSample", "BUILTINS"]
+__all__ = ["Rule", "Grammar"]
 
 _PROB_RE = re.compile(r"\[([^\[\]]*)\]\s*$")
 _BAD_NAME_CHARS = set("[]#")
 _SUM_TOL = 1e-9
-
-# ---------------------------------------------------------------------------------------------
-# cfg3 rules (docs/paper.md §5); "897" is the right-hand side 8 9 7
-# ---------------------------------------------------------------------------------------------
-_CFG3 = {
-    "cfg3b": [
-        ("22", "21 20|20 19"), ("21", "18 16|16 18 17"), ("20", "17 16 18|16 17"), ("19", "16 17 18|17 18 16"),
-        ("18", "15 14 13|14 13"), ("17", "14 13 15|15 13 14"), ("16", "15 13|13 15 14"),
-        ("15", "12 11 10|11 12 10"), ("14", "11 10 12|10 11 12"), ("13", "11 12|12 11"),
-        ("12", "897|978"), ("11", "879|789"), ("10", "798|987"),
-        ("9", "321"), ("8", "32|312"), ("7", "31|123"),
-    ],
-    "cfg3f": [
-        ("22", "20 21|20 19 21|21 19 19|20 20"), ("21", "18 17|17 16|16 17 18|16 18"),
-        ("20", "16 16|16 17|17 16 18"), ("19", "18 16 18|17 18|18 18"),
-        ("18", "14 15 13|15 13 13|13 15"), ("17", "15 14 13|14 15|15 14"),
-        ("16", "15 15|13 15 13|14 13|14 14"), ("15", "10 11 11|11 11 10|10 10|12 12 11"),
-        ("14", "10 12|12 10 12|12 11|10 12 12"), ("13", "11 12|12 11 12|10 12 11"),
-        ("12", "797|98|889"), ("11", "88|97|977"), ("10", "899|979|799"),
-        ("9", "121|33|11"), ("8", "311|12|331"), ("7", "221|322|312|32"),
-    ],
-}
-
-
-def _cfg3_text(name: str) -> str:
-    lines = [f"# {name} (Allen-Zhu & Li, Physics of Language Models part 1); rules of one symbol equally likely"]
-    for lhs, alts in _CFG3[name]:
-        for alt in alts.split("|"):
-            syms = alt.split() if " " in alt else list(alt)  # "897" -> 8 9 7 (single-digit terminals)
-            lines.append(f"{lhs} -> {' '.join(syms)}")
-    return "\n".join(lines) + "\n"
-
-
-#: name -> grammar text of every builtin (see ``Grammar.builtin``)
-BUILTINS: dict[str, str] = {name: _cfg3_text(name) for name in _CFG3}
-
 
 @dataclass(frozen=True)
 class Rule:
@@ -90,53 +52,6 @@ class Rule:
 
 def _natural_key(name: str):
     return (0, int(name), "") if re.fullmatch(r"[+-]?\d+", name) else (1, 0, name)
-
-
-@dataclass(frozen=True, eq=False)
-class GrammarSample:
-    """m sampled strings in flat (CSR) form.
-
-    * ``flat`` int32 (T,): all terminal ids, string i is ``flat[offsets[i]:offsets[i+1]]``;
-    * ``offsets`` int64 (m+1,);
-    * ``flat_ancestors`` int16 (T, D) or None: the non-terminal id of each token's ancestor at
-      depth d (0 = the start symbol), -1 below the token's depth; D = ``Grammar.depth`` (for a
-      recursive grammar: the deepest tree of this sample);
-    * ``flat_span_ends`` bool (T, D) or None: whether the token is the last terminal of that
-      ancestor's span (False where there is no ancestor).
-    """
-
-    flat: np.ndarray
-    offsets: np.ndarray
-    flat_ancestors: np.ndarray | None = None
-    flat_span_ends: np.ndarray | None = None
-
-    def __len__(self) -> int:
-        return len(self.offsets) - 1
-
-    @property
-    def lengths(self) -> np.ndarray:
-        """int64 (m,): the number of terminals of each string."""
-        return np.diff(self.offsets)
-
-    def _split(self, arr):
-        if arr is None:
-            raise ValueError("this sample was drawn with labels=False; draw it with labels=True for tree labels.")
-        return [arr[a:b] for a, b in zip(self.offsets[:-1], self.offsets[1:])]
-
-    @property
-    def tokens(self) -> list[np.ndarray]:
-        """One int32 array of terminal ids per string (views into ``flat``)."""
-        return self._split(self.flat)
-
-    @property
-    def ancestors(self) -> list[np.ndarray]:
-        """One int16 (L_i, D) array per string: ancestor non-terminal id at each depth, -1 where none."""
-        return self._split(self.flat_ancestors)
-
-    @property
-    def span_ends(self) -> list[np.ndarray]:
-        """One bool (L_i, D) array per string: the token ends its depth-d ancestor's span."""
-        return self._split(self.flat_span_ends)
 
 
 class Grammar:
@@ -487,7 +402,7 @@ class Grammar:
     # ---------------------------------------------------------------- compiled tables
     @cached_property
     def tables(self):
-        """Flat arrays for the kernels (see :mod:`sims.pcfg._sampler`): rule offsets per non-terminal,
+        """Flat arrays for the kernels (see :mod:`sims.pcfg.sampling`): rule offsets per non-terminal,
         cumulative probabilities, right sides coded as ``id >= 0`` non-terminal, ``-(id + 1)`` terminal."""
         n = len(self.nonterminals)
         by = [[r for r in self.rules if r.lhs == a] for a in self.nonterminals]
@@ -513,7 +428,7 @@ class Grammar:
         ``labels``: also record each token's ancestor and span end at every depth. ``max_length``
         guards recursive grammars: a string longer than that raises ValueError.
         """
-        from ._sampler import sample_numba  # noqa: PLC0415
+        from .sampling import sample_numba  # noqa: PLC0415
 
         m = check_int(m, "m", lo=0)
         rng = check_generator(rng)

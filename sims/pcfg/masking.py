@@ -20,7 +20,8 @@ from parity_theory.parity import check_generator
 
 from .tokens import IGNORE, TokenLayout
 
-__all__ = ["MaskedBatch", "MaskingConfig", "mask_tokens", "bayes_mlm_distribution"]
+__all__ = ["MaskedBatch", "MaskingConfig", "mask_tokens", "bayes_mlm_distribution", "MLMReference",
+           "bayes_mlm_reference"]
 
 
 @dataclass(frozen=True)
@@ -114,3 +115,40 @@ def bayes_mlm_distribution(grammar, inputs, config: MaskingConfig = MaskingConfi
     _, G = evidence_log_grad(grammar, leaf, window=window)
     with np.errstate(divide="ignore"):
         return _normalize_rows(G + np.log(sel))
+
+
+@dataclass(frozen=True)
+class MLMReference:
+    """The Bayes-optimal predictor's masked-token cross-entropy ``loss`` (nats, mean over the
+    ``count`` selected positions) and ``accuracy`` (argmax = original token) on one batch."""
+
+    loss: float
+    accuracy: float
+    count: int
+
+
+def bayes_mlm_reference(grammar, batch: MaskedBatch, config: MaskingConfig = MaskingConfig(), *,
+                        window: bool = False) -> MLMReference:
+    """Score the exact posterior (:func:`bayes_mlm_distribution`) on a batch from :func:`mask_tokens`,
+    the number a model's masked loss on the same batch is compared with.
+
+    Each row's terminal and MASK inputs (BOS, EOS, PAD skipped) form one corrupted string
+    (``window=True``: the start of a longer one); ``config`` must be the one that corrupted it.
+    """
+    if not isinstance(batch, MaskedBatch):
+        raise TypeError(f"batch must be a MaskedBatch from mask_tokens; got {type(batch).__name__}.")
+    lay = grammar.layout
+    nll, hits = [], []
+    for inputs, targets, selected in zip(batch.inputs, batch.targets, batch.selected):
+        where = np.flatnonzero((inputs < lay.n_terminals) | (inputs == lay.mask))
+        sel = selected[where]
+        if not sel.any():
+            continue
+        post = bayes_mlm_distribution(grammar, inputs[where], config, window=window)[sel]
+        tgt = targets[where][sel]
+        nll.append(-np.log(post[np.arange(len(tgt)), tgt]))
+        hits.append(post.argmax(axis=1) == tgt)
+    if not nll:
+        raise ValueError("bayes_mlm_reference: the batch has no selected positions.")
+    nll_all, hits_all = np.concatenate(nll), np.concatenate(hits)
+    return MLMReference(float(nll_all.mean()), float(hits_all.mean()), int(len(nll_all)))

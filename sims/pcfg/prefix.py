@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._inside_kernels import prefix_candidates_scaled
+from ._inside_kernels import inside_log_numpy, prefix_candidates_scaled
 from .inside import _inside, leaf_weights, normal_form
 
 __all__ = ["next_token_distribution", "prefix_log_prob", "prefix_candidates_numpy"]
@@ -50,11 +50,10 @@ def _left_corner_log_q(nf) -> np.ndarray:
 
 
 def _prefix_columns(grammar, leaf: np.ndarray):
-    """Yield (j, col) for j = 1..L: col (j, V, K) = log pp[i, j, X] with the token at j-1 set to each a."""
+    """Yield (j, col, logb) for j = 1..L: col (j, V, K) = log pp[i, j, X] with the token at j-1 set
+    to each a; logb the log inside chart (plain numpy throughout: the twin of the Numba kernel)."""
     nf = normal_form(grammar)
-    _, mant, lsc = _inside(grammar, leaf)
-    with np.errstate(divide="ignore"):
-        logb = np.log(mant) + lsc[:, :, None]  # (L+1, L+1, K)
+    logb = inside_log_numpy(np.ascontiguousarray(leaf, dtype=np.float64), nf.lex, *nf.binary, *nf.unary)
     logq = _left_corner_log_q(nf)
     log_e = _log(nf.lex)  # (K, V)
     logp = np.log(nf.b_p)

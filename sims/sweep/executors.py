@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from .spec import ExecutorSpec
-from .store import SweepFolder, slurm_job_states
+from .store import SweepFolder, _proc_start_time, slurm_job_states
 from .worker import execute_unit, execute_units
 
 __all__ = ["LocalExecutor", "SlurmExecutor", "make_executor", "sbatch_preview", "slurm_parameters"]
@@ -45,7 +45,42 @@ class Job:
     handle: Any = None
 
 
-def _init_worker(threads: int) -> None:
+#: how often a pool worker checks that its runner is still alive (seconds)
+RUNNER_POLL_S = 0.2
+
+
+def _runner_alive(pid: int, start: str | None) -> bool:
+    if start is not None:
+        return _proc_start_time(pid) == start  # pid + start time: a reused pid does not count
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _die_with_runner(pid: int, start: str | None) -> None:
+    """A daemon thread that SIGKILLs this worker as soon as the runner process is gone.
+
+    Pool workers are children of the forkserver, not of the runner, and they hold the forkserver's
+    'alive' pipe and the task queue's write end themselves: after a ``kill -9`` of the runner they
+    would run every unit already queued to them and then wait forever (and keep the forkserver and
+    the resource tracker alive). A unit killed this way is reported ``killed`` (its owner is gone)."""
+    import signal
+    import threading
+
+    def watch():
+        while _runner_alive(pid, start):
+            time.sleep(RUNNER_POLL_S)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="pdistill-runner-watch", daemon=True).start()
+
+
+def _init_worker(threads: int, runner_pid: int, runner_start: str | None) -> None:
+    _die_with_runner(runner_pid, runner_start)
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     os.environ.setdefault("MKL_NUM_THREADS", str(threads))
     os.environ["PDISTILL_THREADS"] = str(threads)
@@ -97,13 +132,49 @@ class LocalExecutor:
         self.spec = spec
         self.device = device
         self._pool: ProcessPoolExecutor | None = None
+        self._unit_ids: list[str] = []
+        self._killed_pids: set[int] = set()
 
     def submit(self, folder: SweepFolder, unit_ids: list[str]) -> list[Job]:
         workers = max(1, min(self.spec.max_parallel, len(unit_ids)))
         self._pool = ProcessPoolExecutor(workers, mp_context=_pool_context(folder),
-                                         initializer=_init_worker, initargs=(self.spec.cpus,))
+                                         initializer=_init_worker,
+                                         initargs=(self.spec.cpus, os.getpid(), _proc_start_time(os.getpid())))
+        self._unit_ids += list(unit_ids)
         return [Job(u, f"local-{i}", self._pool.submit(execute_unit, str(folder.root), u, self.device))
                 for i, u in enumerate(unit_ids)]
+
+    def _kill_workers(self) -> None:
+        """SIGKILL every worker of the pool (queued units are then never started) and reap them."""
+        if self._pool is None:
+            return
+        procs = list((getattr(self._pool, "_processes", None) or {}).values())  # CPython's pid -> Process map
+        for p in procs:
+            if p.is_alive():
+                self._killed_pids.add(p.pid)
+                p.kill()
+        for p in procs:
+            p.join(10)
+
+    def abort(self, folder: SweepFolder, reason: str) -> list[str]:
+        """Stop the workers now and mark the units they were running ``killed`` (with ``reason``);
+        returns those unit ids. A rerun resumes them from their checkpoints."""
+        import socket
+
+        self._kill_workers()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        marked = []
+        for uid in self._unit_ids:
+            m = folder.read_manifest(uid)
+            owner = (m or {}).get("owner") if isinstance((m or {}).get("owner"), dict) else {}
+            if m and m.get("status") == "running" and owner.get("host") == socket.gethostname() \
+                    and owner.get("pid") in self._killed_pids:
+                m.update(status="killed", finished=time.time(), error=f"killed: {reason}")
+                folder.write_manifest(uid, m)
+                folder.release_claim(uid)
+                marked.append(uid)
+        return marked
 
     def wait(self, folder: SweepFolder, jobs: list[Job], progress: bool = True) -> dict[str, str]:
         """Block until every future finished; a broken pool (killed worker) ends the round."""
@@ -120,6 +191,9 @@ class LocalExecutor:
                     except BrokenProcessPool:
                         outcome[job.unit_id] = "killed"
                     bar.update(1)
+        except BaseException:  # a signal (see run_sweep): the workers must not finish the round alone
+            self._kill_workers()
+            raise
         finally:
             bar.close()
             if self._pool is not None:
@@ -159,13 +233,26 @@ def _auto_executor(folder: Path, spec: ExecutorSpec, name: str):
 
 
 def sbatch_preview(folder: SweepFolder, spec: ExecutorSpec, name: str, n_units: int) -> str:
-    """The sbatch script submitit would submit for ``n_units`` units (nothing is submitted or created)."""
+    """The sbatch script submitit would submit for ``n_units`` units (nothing is submitted or created).
+
+    Needs no Slurm on this machine (sweeps are planned on laptops): submitit's SlurmExecutor refuses
+    to start without ``srun`` on PATH, so the preview uses it with that check answered, and the same
+    parameter translation as ``AutoExecutor(cluster="slurm")`` (generic names -> sbatch names,
+    ``slurm_`` prefix dropped)."""
     import tempfile
 
+    from submitit.slurm.slurm import SlurmExecutor as _SubmititSlurm
     from submitit.slurm.slurm import _make_sbatch_string
 
+    class _PreviewExecutor(_SubmititSlurm):
+        @classmethod
+        def affinity(cls) -> int:
+            return 1  # only builds the script: nothing is submitted
+
     with tempfile.TemporaryDirectory() as tmp:  # submitit creates its folder: build it in a throwaway one
-        ex = _auto_executor(Path(tmp), spec, name)._executor
+        ex = _PreviewExecutor(folder=tmp)
+        generic = {k.removeprefix("slurm_"): v for k, v in slurm_parameters(spec, name).items()}
+        ex._internal_update_parameters(**ex._convert_parameters(generic))
         params = dict(ex.parameters)
         n_jobs = -(-n_units // spec.units_per_job)
         if n_jobs > 1:

@@ -1,4 +1,5 @@
-"""Standard sweep figures from the collected long-format table (PNG, matplotlib Agg).
+"""Standard sweep figures from the collected long-format table (PNG; matplotlib's object API:
+``matplotlib.figure.Figure``, no pyplot, no backend switch, so a caller's matplotlib state is untouched).
 
 * ``<metric>_vs_<axis>.png`` (default metric t95; dots in the axis name become ``_``): for each swept numeric axis, the median over seeds (and runs sharing the
   axis value) of a summary metric (default t95, the first step with >= 95 % test accuracy) per
@@ -18,27 +19,29 @@ __all__ = ["plot_sweep"]
 
 def plot_sweep(df, out_dir: str | Path, axes: list[str], metric: str = "t95", curve_metric: str = "accuracy") -> list[Path]:
     """Draw the figures for the table ``df`` into ``out_dir``; returns the written paths."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
     import pandas as pd
+    from matplotlib.figure import Figure
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     if df is None or len(df) == 0:
         raise ValueError("plot_sweep: the results table is empty; run the sweep (and collect) first.")
+    available = sorted(df.loc[df["kind"] == "summary", "metric"].astype(str).unique())
+    if available and metric not in available:  # (results with curves only: just the curves figure)
+        raise ValueError(f"plot_sweep: metric {metric!r} is not a summary metric of these results; "
+                         f"they have: {', '.join(available)}.")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     summ = df[(df["kind"] == "summary") & (df["metric"] == metric)]
     numeric = [a for a in axes if a in df.columns and pd.api.types.is_numeric_dtype(df[a]) and df[a].nunique() > 1]
     strategies = sorted(summ["strategy"].unique()) if len(summ) else []
 
     def _save(fig, name):
-        written.append(atomic_savefig(fig, out_dir / name, dpi=110, bbox_inches="tight"))
+        written.append(atomic_savefig(fig, out_dir / name, close=False, dpi=110, bbox_inches="tight"))
 
     for axis in numeric:
-        fig, ax = plt.subplots(figsize=(5.5, 3.8))
+        fig = Figure(figsize=(5.5, 3.8))
+        ax = fig.add_subplot()
         for s in strategies:
             sub = summ[summ["strategy"] == s]
             xs, med, lo, hi, reached = [], [], [], [], []
@@ -61,7 +64,8 @@ def plot_sweep(df, out_dir: str | Path, axes: list[str], metric: str = "t95", cu
         ax.legend(fontsize=7)
         _save(fig, f"{metric}_vs_{axis.replace('.', '_')}.png")
     if not numeric and strategies:
-        fig, ax = plt.subplots(figsize=(5.5, 3.8))
+        fig = Figure(figsize=(5.5, 3.8))
+        ax = fig.add_subplot()
         for i, s in enumerate(strategies):
             vals = summ[summ["strategy"] == s]["value"].to_numpy(dtype=float)
             ok = vals[np.isfinite(vals)]
@@ -77,7 +81,8 @@ def plot_sweep(df, out_dir: str | Path, axes: list[str], metric: str = "t95", cu
         unit_ids = list(dict.fromkeys(curves["unit_id"]))[:12]
         cols = min(3, len(unit_ids))
         rows = (len(unit_ids) + cols - 1) // cols
-        fig, axs = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), squeeze=False)
+        fig = Figure(figsize=(4.2 * cols, 3.0 * rows))
+        axs = fig.subplots(rows, cols, squeeze=False)
         for ax, uid in zip(axs.flat, unit_ids):
             sub = curves[curves["unit_id"] == uid]
             for s, g in sub.groupby("strategy"):

@@ -37,10 +37,15 @@ import importlib
 import itertools
 import json
 import math
-import tomllib
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10: the same parser, as a package
+    import tomli as tomllib
 
 __all__ = [
     "ExecutorSpec",
@@ -52,7 +57,15 @@ __all__ = [
     "plan_units",
     "stable_hash",
     "resolve_callable",
+    "grid_size",
+    "MAX_AXIS_VALUES",
+    "MAX_GRID_POINTS",
 ]
+
+#: an axis with more values than this is refused when the file is read (before any list is built)
+MAX_AXIS_VALUES = 1_000_000
+#: above this many grid points, ``plan`` and ``run`` refuse unless told ``--allow-large``
+MAX_GRID_POINTS = 10_000
 
 DEFAULT_UNIT = "sims.sweep.engine:run_unit"
 _TOP_KEYS = {"name", "out", "seeds", "unit", "student_sections", "base", "axes", "zip", "executor", "description"}
@@ -189,8 +202,21 @@ def _where(source: str | None) -> str:
     return f"sweep file {source}" if source else "sweep spec"
 
 
+def _range_count(start, stop, step) -> int:
+    """Number of values of the range {start, stop, step} (stop excluded), without building it."""
+    if all(isinstance(v, int) for v in (start, stop, step)):
+        return len(range(start, stop, step))  # exact for any int size
+    q = (stop - start) / step
+    if not math.isfinite(q):
+        return math.inf
+    return max(0, math.ceil(q - 1e-12))
+
+
 def _expand_values(name: str, raw: Any, where: str) -> list:
-    """An axis value list: a non-empty list, {start, stop, step} (stop excluded) or {start, stop, num}."""
+    """An axis value list: a non-empty list, {start, stop, step} (stop excluded) or {start, stop, num}.
+
+    Ranges are counted before they are built: more than MAX_AXIS_VALUES values (e.g. step = 1e-300)
+    is an error naming the count, not a MemoryError or a hang."""
     if isinstance(raw, list):
         values = raw
     elif isinstance(raw, dict):
@@ -198,11 +224,20 @@ def _expand_values(name: str, raw: Any, where: str) -> list:
         if keys == {"start", "stop", "step"} or keys == {"start", "stop"}:
             start, stop, step = raw["start"], raw["stop"], raw.get("step", 1)
             for key, v in (("start", start), ("stop", stop), ("step", step)):
-                if isinstance(v, bool) or not isinstance(v, (int, float)):
-                    raise SweepSpecError(f"{where}: axis {name!r}: range {key} must be a number; got {v!r}.")
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                    raise SweepSpecError(f"{where}: axis {name!r}: range {key} must be a finite number; got {v!r}.")
             if step == 0:
                 raise SweepSpecError(f"{where}: axis {name!r}: range step must be non-zero; got 0.")
-            count = max(0, math.ceil((stop - start) / step - 1e-12))
+            count = _range_count(start, stop, step)
+            if count > MAX_AXIS_VALUES:
+                shown = "more than 1e308" if math.isinf(count) else f"{count:,}" if count < 10**15 else f"{count:.3e}"
+                raise SweepSpecError(
+                    f"{where}: axis {name!r}: range {{start = {start!r}, stop = {stop!r}, step = {step!r}}} has "
+                    f"{shown} values; an axis may have at most {MAX_AXIS_VALUES:,}."
+                )
+            if abs(step) < 1e-12 and count > 1:  # values are rounded to 12 decimals below: they would coincide
+                raise SweepSpecError(f"{where}: axis {name!r}: range step must be at least 1e-12 in size "
+                                     f"(axis values are rounded to 12 decimals); got step = {step!r}.")
             values = [start + i * step for i in range(count)]
             if all(isinstance(v, int) for v in (start, stop, step)):
                 values = [int(v) for v in values]
@@ -212,9 +247,11 @@ def _expand_values(name: str, raw: Any, where: str) -> list:
             start, stop, num = raw["start"], raw["stop"], raw["num"]
             if not isinstance(num, int) or isinstance(num, bool) or num < 1:
                 raise SweepSpecError(f"{where}: axis {name!r}: num must be an int >= 1; got {num!r}.")
+            if num > MAX_AXIS_VALUES:
+                raise SweepSpecError(f"{where}: axis {name!r}: num = {num:,}; an axis may have at most {MAX_AXIS_VALUES:,} values.")
             for key, v in (("start", start), ("stop", stop)):
-                if isinstance(v, bool) or not isinstance(v, (int, float)):
-                    raise SweepSpecError(f"{where}: axis {name!r}: {key} must be a number; got {v!r}.")
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                    raise SweepSpecError(f"{where}: axis {name!r}: {key} must be a finite number; got {v!r}.")
             values = [float(start)] if num == 1 else [round(start + (stop - start) * i / (num - 1), 12) for i in range(num)]
         else:
             raise SweepSpecError(
@@ -229,8 +266,15 @@ def _expand_values(name: str, raw: Any, where: str) -> list:
         values = [float(v) for v in values]
     elif len(types) > 1:
         raise SweepSpecError(f"{where}: axis {name!r} mixes value types {sorted(t.__name__ for t in types)}; use one type.")
-    if len({json.dumps(v, sort_keys=True) for v in values}) != len(values):
-        raise SweepSpecError(f"{where}: axis {name!r} repeats a value: {values!r}.")
+    if isinstance(raw, list) and len(values) > MAX_AXIS_VALUES:
+        raise SweepSpecError(f"{where}: axis {name!r} lists {len(values):,} values; an axis may have at most {MAX_AXIS_VALUES:,}.")
+    try:
+        distinct = len({(type(v), v) for v in values})
+    except TypeError:  # tables or lists as values
+        distinct = len({json.dumps(v, sort_keys=True) for v in values})
+    if distinct != len(values):
+        shown = values if len(values) <= 20 else f"{values[:20]!r}... ({len(values)} values)"
+        raise SweepSpecError(f"{where}: axis {name!r} repeats a value: {shown}.")
     return values
 
 
@@ -421,12 +465,52 @@ def _unit_defaults(unit: Any) -> dict:
     return fn() if callable(fn) else {}
 
 
-def plan_units(spec: SweepSpec) -> list[Unit]:
-    """The grid (product over axis groups, zip inside a group) grouped into units by teacher config."""
+def _is_inner(spec: SweepSpec, group: tuple) -> bool:
+    """A group whose axes all lie under ``student_sections`` varies inside a unit."""
+    return all(name.split(".")[0] in spec.student_sections for name, _ in group)
+
+
+def grid_size(spec: SweepSpec) -> dict:
+    """Counts from the axis lengths alone (nothing expanded): ``points`` (grid points), ``units``
+    (teacher configurations: the product over groups with a non-student axis), ``runs``
+    (points x seeds) and ``factors`` (one ``(axis names, length)`` per group)."""
+    factors = [([n for n, _ in g], len(g[0][1])) for g in spec.axes]
+    points = math.prod(n for _, n in factors)
+    units = math.prod(len(g[0][1]) for g in spec.axes if not _is_inner(spec, g))
+    return {"points": points, "units": units, "runs": points * len(spec.seeds), "factors": factors}
+
+
+def first_unit(spec: SweepSpec, max_points: int = 64) -> tuple[Unit, int]:
+    """The first unit of the plan built alone (at most ``max_points`` of its student points), and
+    how many points the full unit has: a sample for cost estimates of grids too large to expand."""
+    outer = [g for g in spec.axes if not _is_inner(spec, g)]
+    inner = [g for g in spec.axes if _is_inner(spec, g)]
+    head = SweepSpec(spec.name, spec.base, tuple(tuple((n, v[:1]) for n, v in g) for g in outer) + tuple(inner),
+                     spec.seeds, spec.unit, spec.student_sections, spec.executor, spec.out, spec.source)
+    n_inner = math.prod(len(g[0][1]) for g in inner)
+    units = plan_units(head, max_points=None, _stop_after=max_points)
+    return units[0], n_inner
+
+
+def plan_units(spec: SweepSpec, max_points: int | None = MAX_GRID_POINTS, _stop_after: int | None = None) -> list[Unit]:
+    """The grid (product over axis groups, zip inside a group) grouped into units by teacher config.
+
+    Refuses (SweepSpecError with the counts) grids of more than ``max_points`` points, counted
+    from the axis lengths before anything is built; ``max_points=None`` lifts the limit."""
+    if max_points is not None:
+        size = grid_size(spec)
+        if size["points"] > max_points:
+            raise SweepSpecError(
+                f"sweep {spec.name!r}: the grid has {size['points']:,} points ({size['units']:,} units); "
+                f"plan_units builds at most {max_points:,} (pass max_points=None to build it anyway)."
+            )
     names_values = [list(zip(*[v for _, v in g])) for g in spec.axes]  # per group: list of value tuples
     group_names = [[n for n, _ in g] for g in spec.axes]
     by_teacher: dict[str, dict] = {}
-    for combo in itertools.product(*names_values) if names_values else [()]:
+    combos = itertools.product(*names_values) if names_values else [()]
+    if _stop_after is not None:
+        combos = itertools.islice(combos, _stop_after)
+    for combo in combos:
         config = copy.deepcopy(spec.base)
         axes: dict[str, Any] = {}
         for names, values in zip(group_names, combo):

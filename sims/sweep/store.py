@@ -10,17 +10,23 @@ Layout::
     DIR/units/<unit_id>/submission.json  the Slurm job id and submission time of the last submission
     DIR/units/<unit_id>/claim         present while a worker owns the unit (O_EXCL; broken when its owner is dead)
     DIR/submitit/                     submitit's job folders (Slurm executor)
+    DIR/.lock                         flock-ed by the `sweep run` working on the folder (holder's pid inside)
 
-A unit's status: ``done`` (results.parquet + manifest done), ``failed`` (raised; traceback kept),
+A unit's status: ``done`` (manifest done and results.parquet read back with the manifest's row
+count), ``damaged`` (a done unit whose results do not read back or have another row count, or an
+unreadable manifest: rerun), ``failed`` (raised; traceback kept),
 ``killed`` (its manifest says running, or submission.json says submitted, but the process or Slurm
-job is gone), ``running`` (live owner), ``queued`` (submitted to Slurm, not started), ``pending``.
+job is gone; or the runner was stopped by a signal and marked it), ``running`` (live owner), ``queued`` (submitted to Slurm, not started), ``pending``.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +45,7 @@ __all__ = [
     "slurm_job_states",
 ]
 
+LOCK_NAME = ".lock"  # DIR/.lock: held (flock) by the one `sweep run` working on the folder
 _ALIVE_SLURM = {"PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED", "REQUEUED", "RESIZING", "REQUEUE_HOLD", "REQUEUE_FED", "SIGNALING", "STAGE_OUT"}
 
 
@@ -57,20 +64,42 @@ def atomic_write_json(path: Path, obj: Any) -> None:
     _io.atomic_write_json(path, obj, fsync=True, indent=2, sort_keys=True, default=str)
 
 
-def read_json(path: Path) -> dict | None:
+def read_json_object(path: Path) -> tuple[dict | None, str | None]:
+    """(the JSON object in ``path``, None); (None, None) when the file is missing; (None, what is
+    wrong) when it cannot be read, is not JSON, or holds something other than an object (an array)."""
     try:
-        return json.loads(Path(path).read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        return None, None
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, f"cannot be read ({getattr(exc, 'strerror', None) or exc})"
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return None, f"is not valid JSON ({exc})"
+    if not isinstance(data, dict):
+        return None, f"holds a JSON {type(data).__name__}, not an object"
+    return data, None
+
+
+def read_json(path: Path) -> dict | None:
+    """The JSON object in ``path``; None when missing or damaged (see :func:`read_json_object`)."""
+    return read_json_object(path)[0]
+
+
+_UNIT_KEYS = ("unit_id", "teacher_config", "points", "seeds", "unit", "axes")
 
 
 def _proc_start_time(pid: int) -> str | None:
-    """Field 22 of /proc/<pid>/stat (start time in clock ticks since boot): pid + this = a process identity."""
+    """Field 22 of /proc/<pid>/stat (start time in clock ticks since boot): pid + this = a process
+    identity. None when there is no such process, or only its zombie (dead, not yet reaped: in a
+    container whose init does not reap, a killed worker stays a zombie)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return stat.rsplit(")", 1)[1].split()[19]
+    fields = stat.rsplit(")", 1)[1].split()
+    return None if fields[0] in ("Z", "X", "x") else fields[19]
 
 
 def slurm_job_id_from_env() -> str | None:
@@ -145,6 +174,7 @@ class SweepFolder:
 
     def __init__(self, root: str | Path):
         self.root = Path(root)
+        self._verified: dict = {}
 
     # -- paths --------------------------------------------------------------------------------
     def unit_dir(self, unit_id: str) -> Path:
@@ -165,16 +195,62 @@ class SweepFolder:
 
     # -- sweep identity -----------------------------------------------------------------------
     def read_sweep(self) -> dict:
-        data = read_json(self.root / "sweep.json")
-        if data is None:
+        """sweep.json, checked: a missing file, a corrupt one and one of the wrong shape are three errors."""
+        path = self.root / "sweep.json"
+        data, problem = read_json_object(path)
+        if data is None and problem is None:
             raise SweepSpecError(f"{self.root} is not a sweep folder (no sweep.json); run `pdistill sweep run FILE --out {self.root}` first.")
+        if problem is not None:
+            raise SweepSpecError(f"{path} is corrupt: it {problem}. Restore it, or start the sweep in a new folder.")
+        why = None
+        missing = [k for k in ("name", "spec_hash", "axes", "units") if k not in data]
+        if missing:
+            why = f"it lacks the key(s) {missing}"
+        elif not isinstance(data["units"], list) or not all(isinstance(u, dict) for u in data["units"]):
+            why = "'units' is not a list of objects"
+        elif not isinstance(data["axes"], list):
+            why = "'axes' is not a list"
+        else:
+            bad = [u.get("unit_id", i) for i, u in enumerate(data["units"]) if any(k not in u for k in _UNIT_KEYS)]
+            if bad:
+                why = f"unit(s) {bad[:3]} lack some of the keys {list(_UNIT_KEYS)}"
+        if why:
+            raise SweepSpecError(f"{path} is corrupt: {why}. Restore it, or start the sweep in a new folder.")
         return data
 
     def units(self) -> list[Unit]:
         return [Unit.from_json(u) for u in self.read_sweep()["units"]]
 
-    def prepare(self, spec: SweepSpec, units: list[Unit]) -> None:
-        """Create the folder (or check that it belongs to this sweep); fail before any job starts."""
+    @contextlib.contextmanager
+    def lock(self):
+        """Hold ``DIR/.lock`` (flock, exclusive) while the block runs: one ``sweep run`` per folder.
+
+        A second runner fails at once with a message naming the holder (pid, host, start); the lock
+        of a dead process is released by the kernel, so it is simply taken over."""
+        self._ensure_dir()
+        path = self.root / LOCK_NAME
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise SweepSpecError(f"output folder {str(self.root)!r} is not writable ({path}: {exc.strerror or exc}).") from None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = read_json(path) or {}
+                since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(holder["started"])) if isinstance(holder.get("started"), (int, float)) else "unknown time"
+                raise SweepSpecError(
+                    f"sweep folder {str(self.root)!r} is in use: another `pdistill sweep run` (pid {holder.get('pid', '?')} "
+                    f"on {holder.get('host', '?')}, since {since}) holds its lock {path}; wait for it to finish or stop it."
+                ) from None
+            me = {**owner_identity(), "started": time.time(), "argv": sys.argv}
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(me).encode(), 0)
+            yield
+        finally:
+            os.close(fd)  # releases the flock
+
+    def _ensure_dir(self) -> None:
         root = self.root
         try:
             root.mkdir(parents=True, exist_ok=True)
@@ -182,13 +258,19 @@ class SweepFolder:
             raise SweepSpecError(f"output folder {str(root)!r} cannot be created: {exc.strerror or exc}.") from None
         if not root.is_dir():
             raise SweepSpecError(f"output folder {str(root)!r} exists and is not a folder.")
+
+    def prepare(self, spec: SweepSpec, units: list[Unit]) -> None:
+        """Create the folder (or check that it belongs to this sweep and that its sweep.json records
+        exactly the units the sweep file plans); fail before any job starts."""
+        root = self.root
+        self._ensure_dir()
         probe = root / f".write-test-{os.getpid()}"
         try:
             probe.write_bytes(b"ok")
             probe.unlink()
         except OSError as exc:
             raise SweepSpecError(f"output folder {str(root)!r} is not writable: {exc.strerror or exc}.") from None
-        existing = read_json(root / "sweep.json")
+        existing = self.read_sweep() if (root / "sweep.json").exists() else None
         if existing is not None:
             if existing.get("spec_hash") != spec.spec_hash:
                 raise SweepSpecError(
@@ -196,8 +278,9 @@ class SweepFolder:
                     f"({existing.get('source')}, spec hash {existing.get('spec_hash')}); this one "
                     f"({spec.source}, {spec.name!r}) has hash {spec.spec_hash}. Use another --out folder."
                 )
+            self._check_recorded_units(existing, units)
             return
-        if any(root.iterdir()):
+        if any(p.name != LOCK_NAME for p in root.iterdir()):
             raise SweepSpecError(f"output folder {str(root)!r} is not empty and is not a sweep folder; use an empty or new folder.")
         atomic_write_json(root / "sweep.json", {
             "name": spec.name, "spec_hash": spec.spec_hash, "source": spec.source, "identity": spec.identity(),
@@ -206,9 +289,62 @@ class SweepFolder:
         if spec.source and Path(spec.source).is_file():
             atomic_write_bytes(root / "sweep.toml", Path(spec.source).read_bytes())
 
+    def _check_recorded_units(self, existing: dict, units: list[Unit]) -> None:
+        """The sweep file is the single source of truth: sweep.json must record exactly its units
+        (ids, configs, seeds and the callable), or nothing runs (it records; it does not command)."""
+        recorded = {u.get("unit_id"): u for u in existing["units"]}
+        planned = {u.unit_id: json.loads(json.dumps(u.to_json(), sort_keys=True, default=str)) for u in units}
+        path = self.root / "sweep.json"
+        extra, missing = sorted(set(recorded) - set(planned)), sorted(set(planned) - set(recorded))
+        if extra or missing:
+            raise SweepSpecError(f"{path} does not match the sweep file: unit(s) {(extra + missing)[:3]} are in only one of them; "
+                                 "sweep.json was edited or damaged. Restore it or use a new folder.")
+        for uid, want in planned.items():
+            got = recorded[uid]
+            diff = sorted(k for k in set(want) | set(got) if want.get(k) != got.get(k))
+            if diff:
+                shown = f"{diff[0]} = {got.get(diff[0])!r} where the sweep file gives {want.get(diff[0])!r}"
+                raise SweepSpecError(f"{path} does not match the sweep file: unit {uid} records {shown}; "
+                                     "sweep.json was edited or damaged (the sweep file decides what runs). Restore it or use a new folder.")
+
     # -- manifests and claims -----------------------------------------------------------------
     def read_manifest(self, unit_id: str) -> dict | None:
+        """The unit's manifest; None when missing or damaged (:meth:`unit_status` says which)."""
         return read_json(self.manifest_path(unit_id))
+
+    def verify_results(self, unit_id: str, manifest: dict) -> str | None:
+        """None when the unit's results.parquet reads back whole with the row count its manifest
+        records; otherwise what is wrong. Cached per (size, mtime) of the file."""
+        path = self.results_path(unit_id)
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return "results.parquet is missing"
+        key = (unit_id, st.st_size, st.st_mtime_ns, manifest.get("rows"))
+        if key in self._verified:
+            return self._verified[key]
+        import pyarrow.parquet as pq
+
+        try:
+            rows = pq.read_table(path).num_rows
+        except Exception as exc:  # noqa: BLE001 - any reader error means the file is damaged
+            problem = f"results.parquet cannot be read back ({type(exc).__name__}: {str(exc)[:120]})"
+        else:
+            want = manifest.get("rows")
+            problem = None if isinstance(want, int) and rows == want else \
+                f"results.parquet has {rows} rows where its manifest records {want!r}"
+        self._verified[key] = problem
+        return problem
+
+    def set_aside_damaged(self, unit_id: str) -> None:
+        """Move a damaged unit's results.parquet (and a corrupt manifest) aside, so the unit reruns;
+        the damaged files stay in its folder as ``*.damaged-<time>`` for inspection."""
+        tag = time.strftime("%Y%m%d-%H%M%S")
+        for path in (self.results_path(unit_id), self.manifest_path(unit_id)):
+            if path == self.manifest_path(unit_id) and read_json_object(path)[1] is None:
+                continue  # a readable manifest is kept: the rerun counts its attempt on from it
+            if path.exists():
+                os.replace(path, path.with_name(f"{path.name}.damaged-{tag}"))
 
     def write_manifest(self, unit_id: str, manifest: dict) -> None:
         atomic_write_json(self.manifest_path(unit_id), manifest)
@@ -221,12 +357,12 @@ class SweepFolder:
             try:
                 fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
-                holder = read_json(path)
+                holder, problem = read_json_object(path)
                 if holder is not None and holder.get("pid") == owner["pid"] and holder.get("host") == owner["host"] \
                         and holder.get("pid_start") == owner["pid_start"]:
                     return True
-                if holder is None and time.time() - path.stat().st_mtime < 5:
-                    time.sleep(0.2)  # being written right now
+                if holder is None and problem and "not valid JSON" in problem and time.time() - path.stat().st_mtime < 5:
+                    time.sleep(0.2)  # being written right now (a JSON array or other object is damage: broken below)
                     continue
                 requeued = holder is not None and holder.get("slurm_job") and holder.get("slurm_job") == owner.get("slurm_job")
                 if holder is not None and not requeued and owner_alive(holder) is not False:
@@ -258,10 +394,17 @@ class SweepFolder:
         atomic_write_json(self.submission_path(unit_id), {"slurm_job": slurm_job, "submitted_at": submitted_at})
 
     def unit_status(self, unit_id: str, slurm_states: dict | None = None) -> UnitStatus:
-        m = self.read_manifest(unit_id)
+        m, problem = read_json_object(self.manifest_path(unit_id))
+        if problem is not None:
+            return UnitStatus(unit_id, "damaged", f"manifest.json {problem}; will be rerun")
         sub = read_json(self.submission_path(unit_id))
-        if m is not None and m.get("status") == "done" and self.results_path(unit_id).is_file():
-            return UnitStatus(unit_id, "done", f"{m.get('seconds', 0):.1f}s on {m.get('owner', {}).get('host')}", m)
+        if m is not None and m.get("status") == "done":
+            problem = self.verify_results(unit_id, m)
+            if problem is not None:
+                return UnitStatus(unit_id, "damaged", f"{problem}; will be rerun", m)
+            owner = m.get("owner") if isinstance(m.get("owner"), dict) else {}
+            seconds = m.get("seconds") if isinstance(m.get("seconds"), (int, float)) else 0.0
+            return UnitStatus(unit_id, "done", f"{seconds:.1f}s on {owner.get('host')}", m)
         if sub is not None and (m is None or m.get("started", 0) < sub.get("submitted_at", 0)):
             job = sub.get("slurm_job")
             alive = owner_alive({"slurm_job": job}, slurm_states)
@@ -274,8 +417,10 @@ class SweepFolder:
         st = m.get("status")
         if st == "failed":
             return UnitStatus(unit_id, "failed", m.get("error", ""), m)
+        if st == "killed":
+            return UnitStatus(unit_id, "killed", f"{m.get('error', 'stopped')}; will be rerun from its last checkpoint", m)
         if st == "running":
-            owner = m.get("owner") or {}
+            owner = m.get("owner") if isinstance(m.get("owner"), dict) else {}
             alive = owner_alive(owner, slurm_states)
             if alive is False:
                 job = owner.get("slurm_job")
@@ -291,7 +436,8 @@ class SweepFolder:
         need_slurm = False
         for u in units:
             m = self.read_manifest(u.unit_id) or {}
-            if self.submission_path(u.unit_id).is_file() or (m.get("owner") or {}).get("slurm_job"):
+            owner = m.get("owner") if isinstance(m.get("owner"), dict) else {}
+            if self.submission_path(u.unit_id).is_file() or owner.get("slurm_job"):
                 need_slurm = True
         states = slurm_job_states() if need_slurm else None
         return [self.unit_status(u.unit_id, states) for u in units]

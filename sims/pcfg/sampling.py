@@ -1,4 +1,4 @@
-"""Top-down PCFG sampling: a Numba kernel and its plain-Python twin (identical draws, identical output).
+"""Top-down PCFG sampling (``Grammar.sample``): a Numba kernel and its plain-Python twin (identical output).
 
 Each string is generated depth first, left to right, from a stack. Expanding a non-terminal A
 draws u = rng.random() and takes A's rule r = the first with cumulative probability > u (as
@@ -12,10 +12,60 @@ the kernel and :func:`sample_python` return the same strings for the same genera
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numba as nb
 import numpy as np
 
-__all__ = ["sample_numba", "sample_python"]
+__all__ = ["GrammarSample", "sample_numba", "sample_python"]
+
+
+@dataclass(frozen=True, eq=False)
+class GrammarSample:
+    """m sampled strings in flat (CSR) form.
+
+    * ``flat`` int32 (T,): all terminal ids, string i is ``flat[offsets[i]:offsets[i+1]]``;
+    * ``offsets`` int64 (m+1,);
+    * ``flat_ancestors`` int16 (T, D) or None: the non-terminal id of each token's ancestor at
+      depth d (0 = the start symbol), -1 below the token's depth; D = ``Grammar.depth`` (for a
+      recursive grammar: the deepest tree of this sample);
+    * ``flat_span_ends`` bool (T, D) or None: whether the token is the last terminal of that
+      ancestor's span (False where there is no ancestor).
+    """
+
+    flat: np.ndarray
+    offsets: np.ndarray
+    flat_ancestors: np.ndarray | None = None
+    flat_span_ends: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """int64 (m,): the number of terminals of each string."""
+        return np.diff(self.offsets)
+
+    def _split(self, arr):
+        if arr is None:
+            raise ValueError("this sample was drawn with labels=False; draw it with labels=True for tree labels.")
+        return [arr[a:b] for a, b in zip(self.offsets[:-1], self.offsets[1:])]
+
+    @property
+    def tokens(self) -> list[np.ndarray]:
+        """One int32 array of terminal ids per string (views into ``flat``)."""
+        return self._split(self.flat)
+
+    @property
+    def ancestors(self) -> list[np.ndarray]:
+        """One int16 (L_i, D) array per string: ancestor non-terminal id at each depth, -1 where none."""
+        return self._split(self.flat_ancestors)
+
+    @property
+    def span_ends(self) -> list[np.ndarray]:
+        """One bool (L_i, D) array per string: the token ends its depth-d ancestor's span."""
+        return self._split(self.flat_span_ends)
+
 
 _OK, _TOO_LONG, _TOO_DEEP, _NO_ROOM, _NO_STACK = 0, 1, 2, 3, 4
 
@@ -106,8 +156,6 @@ def _raise_too_long(grammar, max_length: int):
 def sample_numba(grammar, m: int, rng: np.random.Generator, *, labels: bool = True,
                  max_length: int = 1_000_000):
     """The Numba sampler behind ``Grammar.sample`` (arguments validated there)."""
-    from .grammar import GrammarSample  # noqa: PLC0415
-
     t = grammar.tables
     D, cap = _depth_and_capacity(grammar, m)
     stack_cap = 64 if grammar.depth is None else 1 + grammar.depth * int(np.diff(t.rhs_offsets).max())
@@ -140,8 +188,6 @@ def sample_numba(grammar, m: int, rng: np.random.Generator, *, labels: bool = Tr
 def sample_python(grammar, m: int, rng: np.random.Generator, *, labels: bool = True,
                   max_length: int = 1_000_000):
     """Plain-Python twin of :func:`sample_numba` (same draws, same output; for tests)."""
-    from .grammar import GrammarSample  # noqa: PLC0415
-
     t = grammar.tables
     toks: list[int] = []
     anc_rows: list[list[int]] = []
