@@ -15,8 +15,10 @@ per seed the same init and data stream). Quantities:
   M_robust(3) = the median over probed positions of the 3-gram M_robust of a checkpoint
       (``sims.pcfg_probe.ngram_table``), per checkpoint;
   mid = ``curriculum.Transition.from_history(history)`` (held-out loss, steepest fall) snapped to
-      the checkpoint grid: the 2-shot default everywhere; flat_ckpt / slow_ckpt = the checkpoints
-      nearest the middle of the flat / slow phase;
+      the checkpoint grid — the 2-shot default everywhere — on the evaluations the phases read
+      (from the unigram level on; on the whole history the fall from the initial loss to the
+      unigram level is the steepest, which is not phase 2); flat_ckpt / slow_ckpt = the
+      checkpoints nearest the middle of the flat / slow phase;
   d_X = final held-out loss of student X minus that of 2-shot@mid, per seed (> 0: 2-shot@mid is
       better); median with a 90% bootstrap interval over seeds (``curriculum.compare.median_ci``).
 
@@ -81,10 +83,10 @@ def pcfg_configs(ctx: Context) -> dict:
     task = PCFGTaskConfig(grammar="cfg3b", start="16", window=32)
     teacher = TeacherConfig(task=task, model=ModelConfig(arch="bert", n_layers=4, n_heads=4, head_dim=8, init="gpt2"),
                             optim=adamw, steps=800, batch=64, ckpt_every=40, eval_every=20, eval_size=1024)
-    student = StudentConfig(model=ModelConfig(arch="bert", n_layers=2, n_heads=1, head_dim=8, init="gpt2"), optim=adamw,
-                            steps=600, batch=64, eval_every=50, eval_size=1024, seeds=seeds, strategies=strategies,
+    student = StudentConfig(model=ModelConfig(arch="bert", n_layers=2, n_heads=2, head_dim=8, init="gpt2"), optim=adamw,
+                            steps=500, batch=64, eval_every=50, eval_size=512, seeds=seeds, strategies=strategies,
                             progressive_interval=40)
-    return dict(teacher=teacher, student=student, probe=dict(sequences=48, positions_per_sequence=8))
+    return dict(teacher=teacher, student=student, probe=dict(sequences=32, positions_per_sequence=8))
 
 
 def phases_verdict(phases) -> str:
@@ -193,7 +195,8 @@ def main(argv: Sequence[str] | None = None, ctx: Context | None = None) -> list[
     # ---- claim 3: 2-shot from the middle of the drop
     t2 = time.perf_counter()
     grid = [s for s in steps if 0 < s < final]
-    mid = Transition.from_history(hist).mid_checkpoint(grid)
+    after = hist[hist.step >= ignore_before]
+    mid = Transition.from_history(after if len(after) >= 3 else hist).mid_checkpoint(grid)
     flat_ckpt = snap_to_checkpoint((max(phases.flat[0], ignore_before) + phases.flat[1]) / 2, grid)
     slow_ckpt = snap_to_checkpoint((phases.slow[0] + phases.slow[1]) / 2, grid)
     base = cfg["student"]

@@ -27,7 +27,7 @@ from torch import nn
 from parity_theory.validation import check_int
 
 from . import make_generators
-from .transformer import _INITS, _Block, _lin, _ln, _MemberInit
+from .transformer import _INITS, _Block, _lin, _ln, _MemberInit, draw_member
 
 __all__ = ["EnsembleSequenceTransformer"]
 
@@ -81,18 +81,7 @@ class EnsembleSequenceTransformer(nn.Module):
         assert not stacked, f"unplaced parameters {sorted(stacked)}"
 
     def _draw_member(self, init: _MemberInit, d: int, dm: int) -> dict[str, torch.Tensor]:
-        p = {"tok_emb": init.embedding(self.vocab, d), "pos_emb": init.embedding(self.seq_len, d)}
-        for layer in range(self.n_layers):
-            b = f"blocks.{layer}."
-            p[b + "ln1_w"], p[b + "ln1_b"] = torch.ones(d), torch.zeros(d)
-            p[b + "attn_w"], p[b + "attn_b"] = init.linear(d, 3 * d)
-            p[b + "proj_w"], p[b + "proj_b"] = init.linear(d, d, residual=True)
-            p[b + "ln2_w"], p[b + "ln2_b"] = torch.ones(d), torch.zeros(d)
-            p[b + "fc_w"], p[b + "fc_b"] = init.linear(d, dm)
-            p[b + "out_w"], p[b + "out_b"] = init.linear(dm, d, residual=True)
-        p["lnf_w"], p["lnf_b"] = torch.ones(d), torch.zeros(d)
-        p["head_w"], p["head_b"] = init.linear(d, self.n_classes)
-        return p
+        return draw_member(init, self.vocab, self.seq_len, self.n_layers, d, dm, self.n_classes)
 
     # ------------------------------------------------------------------ forward
     def _check(self, x) -> torch.Tensor:

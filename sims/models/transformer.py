@@ -93,6 +93,25 @@ class _MemberInit:
         return w, b
 
 
+def draw_member(init: _MemberInit, vocab: int, seq_len: int, n_layers: int, d: int, dm: int,
+                n_out: int) -> dict[str, torch.Tensor]:
+    """One member's tensors in a fixed draw order (names as in state_dict): token and position
+    embeddings, ``n_layers`` pre-LN blocks (d_model d, MLP hidden dm), final LayerNorm, a
+    (d, n_out) output head. Shared by every Transformer of the registry."""
+    p = {"tok_emb": init.embedding(vocab, d), "pos_emb": init.embedding(seq_len, d)}
+    for layer in range(n_layers):
+        b = f"blocks.{layer}."
+        p[b + "ln1_w"], p[b + "ln1_b"] = torch.ones(d), torch.zeros(d)
+        p[b + "attn_w"], p[b + "attn_b"] = init.linear(d, 3 * d)
+        p[b + "proj_w"], p[b + "proj_b"] = init.linear(d, d, residual=True)
+        p[b + "ln2_w"], p[b + "ln2_b"] = torch.ones(d), torch.zeros(d)
+        p[b + "fc_w"], p[b + "fc_b"] = init.linear(d, dm)
+        p[b + "out_w"], p[b + "out_b"] = init.linear(dm, d, residual=True)
+    p["lnf_w"], p["lnf_b"] = torch.ones(d), torch.zeros(d)
+    p["head_w"], p["head_b"] = init.linear(d, n_out)
+    return p
+
+
 def _ln(h: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Per-member LayerNorm: h (E, ..., d), w and b (E, d)."""
     shape = (w.shape[0],) + (1,) * (h.dim() - 2) + (w.shape[1],)
@@ -194,18 +213,7 @@ class EnsembleTransformer(nn.Module):
 
     def _draw_member(self, init: _MemberInit, d: int, dm: int) -> dict[str, torch.Tensor]:
         """One member's tensors, drawn in a fixed order from its generator (names as in state_dict)."""
-        p = {"tok_emb": init.embedding(self.vocab, d), "pos_emb": init.embedding(self.seq_len, d)}
-        for layer in range(self.n_layers):
-            b = f"blocks.{layer}."
-            p[b + "ln1_w"], p[b + "ln1_b"] = torch.ones(d), torch.zeros(d)
-            p[b + "attn_w"], p[b + "attn_b"] = init.linear(d, 3 * d)
-            p[b + "proj_w"], p[b + "proj_b"] = init.linear(d, d, residual=True)
-            p[b + "ln2_w"], p[b + "ln2_b"] = torch.ones(d), torch.zeros(d)
-            p[b + "fc_w"], p[b + "fc_b"] = init.linear(d, dm)
-            p[b + "out_w"], p[b + "out_b"] = init.linear(dm, d, residual=True)
-        p["lnf_w"], p["lnf_b"] = torch.ones(d), torch.zeros(d)
-        p["head_w"], p["head_b"] = init.linear(d, 2)
-        return p
+        return draw_member(init, self.vocab, self.seq_len, self.n_layers, d, dm, 2)
 
     # ------------------------------------------------------------------ forward
     def _tokens(self, x: torch.Tensor) -> torch.Tensor:
