@@ -75,11 +75,11 @@ def pcfg_configs(ctx: Context) -> dict:
     if ctx.quick:
         task = PCFGTaskConfig(grammar="cfg3b", start="16", window=16)
         teacher = TeacherConfig(task=task, model=ModelConfig(arch="bert", n_layers=1, n_heads=4, head_dim=8),
-                                optim=adamw, steps=200, batch=32, ckpt_every=20, eval_every=20, eval_size=512)
+                                optim=adamw, steps=120, batch=32, ckpt_every=20, eval_every=20, eval_size=256)
         student = StudentConfig(model=ModelConfig(arch="bert", n_layers=1, n_heads=1, head_dim=8), optim=adamw,
-                                steps=100, batch=32, eval_every=20, eval_size=512, seeds=seeds, strategies=strategies,
+                                steps=60, batch=32, eval_every=20, eval_size=256, seeds=seeds, strategies=strategies,
                                 progressive_interval=20)
-        return dict(teacher=teacher, student=student, probe=dict(sequences=16, positions_per_sequence=4))
+        return dict(teacher=teacher, student=student, probe=dict(sequences=12, positions_per_sequence=4))
     task = PCFGTaskConfig(grammar="cfg3b", start="16", window=32)
     teacher = TeacherConfig(task=task, model=ModelConfig(arch="bert", n_layers=4, n_heads=4, head_dim=8, init="gpt2"),
                             optim=adamw, steps=800, batch=64, ckpt_every=40, eval_every=20, eval_size=1024)
