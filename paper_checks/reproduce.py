@@ -35,6 +35,7 @@ CHECKS: list[tuple[str, str]] = [
     ("spike", "paper_checks.check_spike"),
     ("scaling", "paper_checks.check_scaling"),
     ("two_stage", "paper_checks.check_two_stage"),
+    ("pcfg", "paper_checks.check_pcfg"),
 ]
 
 

@@ -14,13 +14,16 @@ __all__ = ["teacher_main", "student_main"]
 
 def _model_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model")
-    g.add_argument("--arch", choices=["mlp", "transformer"], help="model family (default mlp)")
+    g.add_argument("--arch", choices=["mlp", "transformer", "bert", "gpt"],
+                   help="model family (default mlp for parity, bert for pcfg)")
     g.add_argument("--width", type=int, help="MLP hidden width")
     g.add_argument("--depth", type=int, help="MLP hidden layers (default 1)")
     g.add_argument("--n-layers", type=int, help="Transformer layers")
     g.add_argument("--n-heads", type=int, help="Transformer heads")
     g.add_argument("--head-dim", type=int, help="Transformer head dimension (paper: 8)")
     g.add_argument("--readout", choices=["last", "cls"], help="Transformer class readout")
+    g.add_argument("--mlp-ratio", type=int, help="Transformer MLP hidden size / d_model (default 4)")
+    g.add_argument("--init", choices=["pytorch", "gpt2"], help="Transformer init (default pytorch; gpt2: N(0, 0.02))")
 
 
 def _optim_args(p: argparse.ArgumentParser) -> None:
@@ -72,7 +75,8 @@ def _put(d: dict, path: str, value) -> None:
 
 def _model_optim(d: dict, a: argparse.Namespace) -> None:
     for flag, key in (("arch", "arch"), ("width", "width"), ("depth", "depth"), ("n_layers", "n_layers"),
-                      ("n_heads", "n_heads"), ("head_dim", "head_dim"), ("readout", "readout")):
+                      ("n_heads", "n_heads"), ("head_dim", "head_dim"), ("readout", "readout"),
+                      ("mlp_ratio", "mlp_ratio"), ("init", "init")):
         _put(d, f"model.{key}", getattr(a, flag))
     for flag, key in (("optimizer", "name"), ("lr", "lr"), ("momentum", "momentum"), ("weight_decay", "weight_decay"),
                       ("schedule", "schedule"), ("warmup_frac", "warmup_frac"), ("grad_clip", "grad_clip")):
@@ -100,7 +104,7 @@ def _fail(prog: str, exc: BaseException) -> int:
 
 def teacher_main(argv: list[str] | None = None) -> int:
     """pdistill teacher: train one teacher (or several seeds as one ensemble) with checkpoints."""
-    p = argparse.ArgumentParser(prog="pdistill teacher", description="Train a sparse-parity teacher with checkpoints checkpoint-<step>/ (resumable).")
+    p = argparse.ArgumentParser(prog="pdistill teacher", description="Train a teacher (sparse parity, or --task pcfg) with checkpoints checkpoint-<step>/ (resumable).")
     p.add_argument("--out", type=Path, required=True, help="run directory (several seeds: DIR/seed-<s>/)")
     p.add_argument("--n", type=int, help="input dimension (default 40)")
     p.add_argument("--k", type=int, help="support size (default 4)")
@@ -109,12 +113,21 @@ def teacher_main(argv: list[str] | None = None) -> int:
     p.add_argument("--ckpt-every", type=int, help="checkpoint every this many steps (default 100)")
     p.add_argument("--seed", type=int, help="training seed (init + data), default 0")
     p.add_argument("--seeds", help="several seeds trained as one ensemble, e.g. 0,1,2 or a count like 5")
+    g = p.add_argument_group("task")
+    g.add_argument("--task", choices=["parity", "pcfg"], help="parity (default) or pcfg (docs/pcfg.md)")
+    g.add_argument("--grammar", help="pcfg: builtin grammar (cfg3b, cfg3f) or a rules file (default cfg3b)")
+    g.add_argument("--start", help="pcfg: start at this non-terminal (shorter strings), e.g. 16")
+    g.add_argument("--window", type=int, help="pcfg: terminals per input (BOS + W; default 64)")
+    g.add_argument("--objective", choices=["mlm", "next_token"], help="pcfg: masked (bert) or next-token (gpt) loss")
+    g.add_argument("--span-level", type=int, help="pcfg next_token: loss at tokens ending a span at this depth")
+    g.add_argument("--mask-rate", type=float, help="pcfg mlm: fraction of positions selected (default 0.3)")
     a = _parse(p, argv)
     try:
         from .config import TeacherConfig
         from .train import train_teacher, train_teachers
 
         d = _base(a, "teacher", {"width": 500})
+        _task_args(d, a)
         _put(d, "task.n", a.n)
         _put(d, "task.k", a.k)
         _put(d, "task.support_seed", a.support_seed)
@@ -138,12 +151,49 @@ def teacher_main(argv: list[str] | None = None) -> int:
     except (ValueError, TypeError, FileNotFoundError, FloatingPointError) as exc:
         return _fail("teacher", exc)
     for r in runs:
+        if getattr(r.config.task, "kind", "parity") != "parity":
+            h = r.history.dropna(subset=["loss"])
+            last = h.iloc[-1]
+            print(f"teacher seed {r.config.seed}: held-out loss {h.loss.iloc[0]:.4f} -> {last.loss:.4f}, accuracy "
+                  f"{last.accuracy:.3f} at step {int(last.step)}; {len(r.steps)} checkpoints in {r.out_dir}")
+            continue
         accs = r.accuracies()
         t95 = next((s for s in r.steps if accs[s] >= 0.95), None)
         print(f"teacher seed {r.config.seed}: accuracy {accs[r.final_step]:.3f} at step {r.final_step}; "
               f"first checkpoint >= 0.95 at {t95 if t95 is not None else 'never'}; "
               f"{len(r.steps)} checkpoints in {r.out_dir}")
     return 0
+
+
+PCFG_FLAGS = ("grammar", "start", "window", "objective", "span_level", "mask_rate")
+PCFG_MODEL = {"arch": "bert", "n_layers": 4, "n_heads": 8, "head_dim": 8}
+PCFG_OPTIM = {"name": "adamw", "beta2": 0.95}
+
+
+def _task_args(d: dict, a: argparse.Namespace) -> None:
+    """Task flags into the config dict: --task pcfg makes a PCFG task config (model default: a
+    4-layer 8-head BERT; optimizer AdamW (0.9, 0.95), docs/paper.md §5); parity flags with a pcfg
+    task and pcfg flags with a parity task are refused."""
+    given_task = dict(d.get("task", {}))
+    kind = a.task or given_task.get("kind", "parity")
+    pcfg_given = [f"--{f.replace('_', '-')}" for f in PCFG_FLAGS if getattr(a, f) is not None]
+    if kind == "pcfg":
+        parity_given = [f"--{f.replace('_', '-')}" for f in ("n", "k", "support_seed", "support") if getattr(a, f)]
+        if parity_given:
+            raise ValueError(f"{', '.join(parity_given)} set(s) a parity task; --task pcfg takes --grammar, --start, "
+                             f"--window, --objective, --span-level, --mask-rate.")
+        if given_task.get("kind", "pcfg") != "pcfg":
+            given_task = {}
+        d["task"] = {**given_task, "kind": "pcfg"}
+        for f in PCFG_FLAGS:
+            _put(d, f"task.{f}", getattr(a, f))
+        if "arch" not in d.get("model", {}):  # the PCFG model under the sizes given
+            given = {k: v for k, v in d.get("model", {}).items() if k != "width"}
+            arch = "gpt" if d["task"].get("objective") == "next_token" else "bert"
+            d["model"] = {**PCFG_MODEL, "arch": arch, **given}
+        d.setdefault("optim", dict(PCFG_OPTIM))
+    elif pcfg_given:
+        raise ValueError(f"{', '.join(pcfg_given)} need(s) --task pcfg.")
 
 
 def _parse_seeds(text: str) -> list[int]:
@@ -218,8 +268,12 @@ def student_main(argv: list[str] | None = None) -> int:
         if a.early_stop:
             d["early_stop"] = True
         _model_optim(d, a)
-        cfg = StudentConfig.from_dict(d)
         run = TeacherRun.load(a.teacher)
+        if getattr(run.config.task, "kind", "parity") == "pcfg" and "arch" not in d.get("model", {}):
+            given = {k: v for k, v in d["model"].items() if k != "width"}  # a narrower student by default
+            d["model"] = {**PCFG_MODEL, "arch": run.config.model.arch, "n_heads": 2, **given}
+            d.setdefault("optim", dict(PCFG_OPTIM))
+        cfg = StudentConfig.from_dict(d)
         given = cfg.two_shot_checkpoint
         cfg = with_two_shot_checkpoint(cfg, run)
         if given is None and cfg.two_shot_checkpoint is not None:

@@ -39,7 +39,7 @@ __all__ = [
     "STRATEGY_NAMES",
 ]
 
-ARCHS = ["mlp", "transformer"]  # model architectures ModelConfig accepts; sims.models.register_model adds to it
+ARCHS = ["mlp", "transformer", "bert", "gpt"]  # model architectures ModelConfig accepts; sims.models.register_model adds to it
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "warmup_cosine")
 STRATEGY_NAMES = ("ce", "one_shot", "progressive", "two_shot", "k_shot")
@@ -203,6 +203,8 @@ class TaskConfig(ConfigBase):
         if isinstance(d, dict) and "kind" in d:
             d = dict(d)
             kind = d.pop("kind")
+            if kind not in TASK_KINDS:
+                import sims.tasks  # noqa: F401  (registers the toolkit's own task configs, e.g. pcfg)
             check_choice(kind, "kind", sorted(TASK_KINDS), owner="TaskConfig")
             if TASK_KINDS[kind] is not cls:
                 return TASK_KINDS[kind].from_dict(d)

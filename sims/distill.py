@@ -172,6 +172,20 @@ class Progressive(Strategy):
         object.__setattr__(self, "plateau_patience", check_int(self.plateau_patience, "plateau_patience", allow_none=True, owner=o))
         object.__setattr__(self, "plateau_delta", check_float(self.plateau_delta, "plateau_delta", lo=0.0, owner=o))
 
+    @classmethod
+    def every_refresh(cls, refresh: int, speed: int = 1, ckpt_every: int | None = None, name: str = "progressive") -> "Progressive":
+        """The PCFG code's schedule (Panigrahi et al., §5): every R = ``refresh`` student steps the
+        checkpoint at step speed * (1 + floor(t / R)) * R (the final one beyond the last). On a grid
+        of checkpoints every c = ``ckpt_every`` steps (default R) with c dividing speed * R this is
+        interval = R, multiplier = speed, lookahead = speed * R / c (one grid point = c steps)."""
+        o = "Progressive.every_refresh"
+        refresh = check_int(refresh, "refresh", owner=o)
+        speed = check_int(speed, "speed", owner=o)
+        c = refresh if ckpt_every is None else check_int(ckpt_every, "ckpt_every", owner=o)
+        if (speed * refresh) % c:
+            raise ValueError(f"{o}: ckpt_every must divide speed * refresh = {speed * refresh}; got ckpt_every={c}.")
+        return cls(name=name, multiplier=float(speed), interval=refresh, lookahead=speed * refresh // c)
+
     def bind(self, grid):
         return _ProgressiveSchedule(sorted(int(g) for g in grid), float(self.multiplier), self.interval,
                                     self.lookahead, self.plateau_patience, float(self.plateau_delta))
@@ -275,7 +289,7 @@ def distill_targets(teacher_logits: torch.Tensor, labels: torch.Tensor, tau: flo
 @dataclass
 class StudentResults:
     """summary: one row per (strategy, seed): strategy, seed, t95, t99, samples95, samples99,
-    final_accuracy (inf = not reached). curves: strategy, seed, step, accuracy, loss, teacher_step."""
+    final_accuracy, final_loss (held-out, last evaluation; inf = not reached). curves: strategy, seed, step, accuracy, loss, teacher_step."""
 
     summary: pd.DataFrame
     curves: pd.DataFrame
@@ -333,6 +347,11 @@ class StudentResults:
         reached = self.summary.assign(ok=np.isfinite(self.summary.t95)).groupby("strategy", sort=False)["ok"].sum()
         n = self.summary.groupby("strategy", sort=False).size()
         parts = [f"{s}={_fmt(med[s])} ({int(reached[s])}/{int(n[s])})" for s in med.index]
+        if "final_loss" in self.summary.columns and self.meta.get("task", "parity") != "parity":
+            # sequence tasks (masked / next-token prediction): accuracy never nears 1; the loss says more
+            loss = self.median("final_loss")
+            acc = self.median("final_accuracy")
+            return "median final loss: " + ", ".join(f"{s}={loss[s]:.4f} (acc {acc[s]:.3f})" for s in loss.index)
         return "median t95: " + ", ".join(parts)
 
 
@@ -487,7 +506,7 @@ def train_students(teacher_run: TeacherRun | str | Path, strategies: Sequence[st
                     label="student training")
     member_names = [f"{names[e // S]}/seed{seeds[e % S]}" for e in range(E)]
     curve_cols = ["strategy", "seed", "step", "accuracy", "loss", "teacher_step"]
-    meta = {"strategies": [repr(s) for s in specs], "teacher_config_hash": config_hash(run.config),
+    meta = {"task": task.name, "strategies": [repr(s) for s in specs], "teacher_config_hash": config_hash(run.config),
             "teacher_final_step": run.final_step, "checkpoints_used": sorted(used)}
     try:
         run_loop(model, opt, task, streams, spec, targets, task.eval_set(cfg.eval_size, cfg.eval_seed).to(dev),
@@ -503,8 +522,10 @@ def train_students(teacher_run: TeacherRun | str | Path, strategies: Sequence[st
         t95 = first_step_reaching(g.step.values, g.accuracy.values, 0.95)
         t99 = first_step_reaching(g.step.values, g.accuracy.values, 0.99)
         summ.append({"strategy": name, "seed": int(sd), "t95": t95, "t99": t99, "samples95": t95 * cfg.batch,
-                     "samples99": t99 * cfg.batch, "final_accuracy": float(g.accuracy.values[-1])})
-    summary = pd.DataFrame(summ, columns=["strategy", "seed", "t95", "t99", "samples95", "samples99", "final_accuracy"])
+                     "samples99": t99 * cfg.batch, "final_accuracy": float(g.accuracy.values[-1]),
+                     "final_loss": float(g.loss.values[-1])})
+    summary = pd.DataFrame(summ, columns=["strategy", "seed", "t95", "t99", "samples95", "samples99", "final_accuracy",
+                                          "final_loss"])
     res = StudentResults(summary, curves, cfg, str(run.out_dir), meta)
     if out_dir is not None:
         res.save(out_dir)

@@ -322,6 +322,21 @@ def _load_run(run_dir: str):
     return TeacherRun.load(run_dir)
 
 
+def _is_pcfg_run(argv) -> bool:
+    """Whether the first positional argument is a run directory whose config.json names a PCFG task."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    first = next((a for a in args if not a.startswith("-")), None)
+    cfg = Path(first) / "config.json" if first else None
+    if cfg is None or not cfg.is_file():
+        return False
+    try:
+        raw = json.loads(cfg.read_text())
+    except (OSError, ValueError):
+        return False
+    task = (raw.get("config", raw) or {}).get("task", {}) if isinstance(raw, dict) else {}
+    return isinstance(task, dict) and task.get("kind") == "pcfg"
+
+
 def _window(text: str | None):
     if text is None:
         return None
@@ -333,7 +348,12 @@ def _window(text: str | None):
 
 def cli_main(argv=None) -> int:
     """pdistill probe RUN_DIR --samples N --out OUT: correlations.parquet + manifest.json (the probe
-    table, curriculum.artifacts), summary.json, probe.png."""
+    table, curriculum.artifacts), summary.json, probe.png. A PCFG teacher run goes to
+    :func:`sims.pcfg_probe.cli_main` (n-gram and non-terminal probes)."""
+    if _is_pcfg_run(argv):
+        from .pcfg_probe import cli_main as pcfg_cli
+
+        return pcfg_cli(argv)
     ap = argparse.ArgumentParser(prog="pdistill probe", description=__doc__.split("\n")[0])
     ap.add_argument("run_dir", help="a teacher run directory (checkpoint-<step>/ subdirectories)")
     ap.add_argument("--samples", type=int, default=100_000, help="N fresh samples (default 1e5, the paper's)")

@@ -109,8 +109,32 @@ def _build_transformer(inp, config, ensemble_size, generators):
                                ensemble_size=ensemble_size, generators=generators)
 
 
+def _build_sequence(arch: str, inp, config, ensemble_size, generators, causal: bool):
+    from .sequence import EnsembleSequenceTransformer
+
+    if inp.kind != "tokens" or inp.vocab is None or inp.positions != inp.n:
+        raise ValueError(f"build_model: arch {arch!r} reads token sequences with an output at every position "
+                         f"(ModelInput kind='tokens', vocab set, positions == n); the task gives {inp}.")
+    return EnsembleSequenceTransformer(vocab=inp.vocab, seq_len=inp.n, n_classes=inp.n_classes,
+                                       n_layers=config.n_layers, n_heads=config.n_heads, head_dim=config.head_dim,
+                                       mlp_ratio=config.mlp_ratio, causal=causal, pad_id=inp.pad, init=config.init,
+                                       ensemble_size=ensemble_size, generators=generators)
+
+
+@register_model("bert")
+def _build_bert(inp, config, ensemble_size, generators):
+    """BERT-style encoder over token sequences (bidirectional; logits at every position)."""
+    return _build_sequence("bert", inp, config, ensemble_size, generators, causal=False)
+
+
+@register_model("gpt")
+def _build_gpt(inp, config, ensemble_size, generators):
+    """GPT-style decoder over token sequences (causal; logits at every position)."""
+    return _build_sequence("gpt", inp, config, ensemble_size, generators, causal=True)
+
+
 def build_model(arch: str, model_input, config, ensemble_size: int, generators) -> torch.nn.Module:
-    """An ensemble model of ``arch`` (a registered architecture: 'mlp' | 'transformer') with
+    """An ensemble model of ``arch`` (a registered architecture: 'mlp' | 'transformer' | 'bert' | 'gpt') with
     E = ensemble_size members, reading ``model_input`` (a sims.tasks.ModelInput, or an int n for
     ±1 inputs of dimension n), shape from ``config`` (sims.config.ModelConfig), per-member init from
     ``generators`` (E torch.Generator or int seeds). The model lives on CPU; move it with .to()."""

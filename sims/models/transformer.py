@@ -93,6 +93,25 @@ class _MemberInit:
         return w, b
 
 
+def draw_member(init: _MemberInit, vocab: int, seq_len: int, n_layers: int, d: int, dm: int,
+                n_out: int) -> dict[str, torch.Tensor]:
+    """One member's tensors in a fixed draw order (names as in state_dict): token and position
+    embeddings, ``n_layers`` pre-LN blocks (d_model d, MLP hidden dm), final LayerNorm, a
+    (d, n_out) output head. Shared by every Transformer of the registry."""
+    p = {"tok_emb": init.embedding(vocab, d), "pos_emb": init.embedding(seq_len, d)}
+    for layer in range(n_layers):
+        b = f"blocks.{layer}."
+        p[b + "ln1_w"], p[b + "ln1_b"] = torch.ones(d), torch.zeros(d)
+        p[b + "attn_w"], p[b + "attn_b"] = init.linear(d, 3 * d)
+        p[b + "proj_w"], p[b + "proj_b"] = init.linear(d, d, residual=True)
+        p[b + "ln2_w"], p[b + "ln2_b"] = torch.ones(d), torch.zeros(d)
+        p[b + "fc_w"], p[b + "fc_b"] = init.linear(d, dm)
+        p[b + "out_w"], p[b + "out_b"] = init.linear(dm, d, residual=True)
+    p["lnf_w"], p["lnf_b"] = torch.ones(d), torch.zeros(d)
+    p["head_w"], p["head_b"] = init.linear(d, n_out)
+    return p
+
+
 def _ln(h: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Per-member LayerNorm: h (E, ..., d), w and b (E, d)."""
     shape = (w.shape[0],) + (1,) * (h.dim() - 2) + (w.shape[1],)
@@ -114,7 +133,11 @@ class _Block(nn.Module):
         for name, t in params.items():
             self.register_parameter(name, nn.Parameter(t))
 
-    def forward(self, h: torch.Tensor, n_heads: int, causal: bool, readout_only: bool) -> torch.Tensor:
+    def forward(self, h: torch.Tensor, n_heads: int, causal: bool, readout_only: bool,
+                key_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """h (E, B, T, d); key_mask None or bool (E * B, T): keys a query may attend to (padding
+        mask; with ``causal`` also the causal mask). Returns (E, B, T, d), or (E, B, 1, d) when
+        ``readout_only``."""
         E, B, T, d = h.shape
         hd = d // n_heads
         a = _ln(h, self.ln1_w, self.ln1_b)
@@ -130,7 +153,13 @@ class _Block(nn.Module):
         else:
             qkv = _lin(a, self.attn_w, self.attn_b).view(E, B, T, 3, n_heads, hd)
             q, k, v = qkv.permute(3, 0, 1, 4, 2, 5).reshape(3, E * B, n_heads, T, hd)
-            o = F.scaled_dot_product_attention(q, k, v, is_causal=causal)  # (E*B, H, T, hd)
+            if key_mask is None:
+                o = F.scaled_dot_product_attention(q, k, v, is_causal=causal)  # (E*B, H, T, hd)
+            else:
+                allowed = key_mask[:, None, None, :]                     # (E*B, 1, 1, T)
+                if causal:
+                    allowed = allowed & torch.ones(T, T, dtype=torch.bool, device=h.device).tril()
+                o = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)
         o = o.transpose(1, 2).reshape(E, B, T, d)
         h = h + _lin(o, self.proj_w, self.proj_b)
         m = F.gelu(_lin(_ln(h, self.ln2_w, self.ln2_b), self.fc_w, self.fc_b))
@@ -184,18 +213,7 @@ class EnsembleTransformer(nn.Module):
 
     def _draw_member(self, init: _MemberInit, d: int, dm: int) -> dict[str, torch.Tensor]:
         """One member's tensors, drawn in a fixed order from its generator (names as in state_dict)."""
-        p = {"tok_emb": init.embedding(self.vocab, d), "pos_emb": init.embedding(self.seq_len, d)}
-        for layer in range(self.n_layers):
-            b = f"blocks.{layer}."
-            p[b + "ln1_w"], p[b + "ln1_b"] = torch.ones(d), torch.zeros(d)
-            p[b + "attn_w"], p[b + "attn_b"] = init.linear(d, 3 * d)
-            p[b + "proj_w"], p[b + "proj_b"] = init.linear(d, d, residual=True)
-            p[b + "ln2_w"], p[b + "ln2_b"] = torch.ones(d), torch.zeros(d)
-            p[b + "fc_w"], p[b + "fc_b"] = init.linear(d, dm)
-            p[b + "out_w"], p[b + "out_b"] = init.linear(dm, d, residual=True)
-        p["lnf_w"], p["lnf_b"] = torch.ones(d), torch.zeros(d)
-        p["head_w"], p["head_b"] = init.linear(d, 2)
-        return p
+        return draw_member(init, self.vocab, self.seq_len, self.n_layers, d, dm, 2)
 
     # ------------------------------------------------------------------ forward
     def _tokens(self, x: torch.Tensor) -> torch.Tensor:

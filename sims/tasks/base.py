@@ -46,13 +46,15 @@ class ModelInput:
 
     kind "pm1": float vectors in {-1,+1}^n, shape (B, n); "tokens": int64 token ids in
     [0, vocab), shape (B, n). n_classes: logits per output position; positions: output positions
-    (1 = one class per example, read as logits (E, B, C))."""
+    (1 = one class per example, read as logits (E, B, C)); pad: the padding token id models must
+    not attend to (tokens only; None = no padding)."""
 
     kind: str
     n: int
     n_classes: int = 2
     positions: int = 1
     vocab: int | None = None
+    pad: int | None = None
 
     def __post_init__(self):
         check_choice(self.kind, "kind", INPUT_KINDS, owner="ModelInput")
@@ -60,6 +62,7 @@ class ModelInput:
         check_int(self.n_classes, "n_classes", lo=2, owner="ModelInput")
         check_int(self.positions, "positions", owner="ModelInput")
         check_int(self.vocab, "vocab", lo=2, allow_none=True, owner="ModelInput")
+        check_int(self.pad, "pad", lo=0, allow_none=True, owner="ModelInput")
 
 
 class Batch(NamedTuple):

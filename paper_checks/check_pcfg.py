@@ -1,0 +1,277 @@
+"""The PCFG claims (Panigrahi et al., ICLR 2025, §5; docs/paper.md §5): loss phases, n-gram
+dependence, and 2-shot distillation from the middle of the sharp loss drop.
+
+One masked-language-model teacher (a BERT-style encoder on BOS + a window of terminals of a
+cfg3b grammar, started at a lower symbol at the CPU scale) is trained with a checkpoint grid;
+students of fewer heads are distilled from it, every strategy x seed as one ensemble (paired:
+per seed the same init and data stream). Quantities:
+
+  unigram loss H_u = the held-out masked-token loss of the best context-free predictor, the
+      cross-entropy of the empirical terminal frequencies of the eval set's targets (the flat
+      phase sits at this level);
+  phases = ``curriculum.loss_phases`` of the teacher's held-out loss, evaluations before the
+      first one with loss <= H_u + 0.05 left out (the fall from the initial loss to the unigram
+      level is not the paper's flat phase);
+  M_robust(3) = the median over probed positions of the 3-gram M_robust of a checkpoint
+      (``sims.pcfg_probe.ngram_table``), per checkpoint;
+  mid = ``curriculum.Transition.from_history(history)`` (held-out loss, steepest fall) snapped to
+      the checkpoint grid — the 2-shot default everywhere — on the evaluations the phases read
+      (from the unigram level on; on the whole history the fall from the initial loss to the
+      unigram level is the steepest, which is not phase 2); flat_ckpt / slow_ckpt = the
+      checkpoints nearest the middle of the flat / slow phase;
+  d_X = final held-out loss of student X minus that of 2-shot@mid, per seed (> 0: 2-shot@mid is
+      better); median with a 90% bootstrap interval over seeds (``curriculum.compare.median_ci``).
+
+Verdict rules (written before any run):
+  pcfg_phases: holds when ``LossPhases.three_phases`` (flat and slow rates < 1/4 of the drop's);
+      does not hold when the flat phase is empty (no plateau at the unigram level after the
+      initial fall); else inconclusive.
+  pcfg_ngram: holds when the M_robust(3) peak lies in the drop phase and the final checkpoint's
+      value is <= 1/2 of the peak; does not hold when the peak lies in the flat phase or the final
+      value is >= 0.9 of the peak (no fall); else inconclusive.
+  pcfg_two_shot: holds when the intervals of d_one_shot and d_ce lie above 0 and the medians of
+      d_flat (2-shot from flat_ckpt) and d_slow (2-shot from slow_ckpt) are > 0; does not hold
+      when the median of d_one_shot or of d_ce is <= 0; else inconclusive.
+Figures: the teacher's loss with its phases and M_robust(3) per checkpoint; student loss curves.
+"""
+from __future__ import annotations
+
+import time
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from curriculum.transition import Transition, loss_phases, snap_to_checkpoint
+
+from . import _runs
+from ._claims import ClaimResult, Context, fmt, median_ci
+
+__all__ = ["main", "pcfg_configs", "unigram_loss", "phases_verdict", "ngram_verdict", "two_shot_verdict",
+           "UNIGRAM_MARGIN"]
+
+UNIGRAM_MARGIN = 0.05  # nats above the unigram loss where the flat phase may start
+
+
+def pcfg_configs(ctx: Context) -> dict:
+    """{"teacher": TeacherConfig, "student": StudentConfig, "probe": dict of ngram_table arguments}
+    of ctx's scale (quick: a CI smoke test; cpu: the 2-core setting, docs/paper.md §5; paper: the
+    paper's 4 layers, 32 vs 8 heads of dim 8, batch 512, cfg3b)."""
+    from sims.config import ModelConfig, OptimConfig, StudentConfig, TeacherConfig
+    from sims.tasks import PCFGTaskConfig
+
+    seeds = ctx.seeds
+    strategies = ("ce", "one_shot", "progressive", "two_shot")
+    if ctx.scale == "paper":
+        adamw = OptimConfig(name="adamw", lr=5e-3, beta2=0.95, schedule="warmup_cosine", warmup_frac=0.06)
+        task = PCFGTaskConfig(grammar="cfg3b", window=512)
+        teacher = TeacherConfig(task=task, model=ModelConfig(arch="bert", n_layers=4, n_heads=32, head_dim=8),
+                                optim=adamw, steps=8000, batch=512, ckpt_every=200, eval_every=200, eval_size=4096)
+        student = StudentConfig(model=ModelConfig(arch="bert", n_layers=4, n_heads=8, head_dim=8), optim=adamw,
+                                steps=8000, batch=512, eval_every=200, eval_size=4096, seeds=seeds,
+                                strategies=strategies, progressive_interval=200, progressive_lookahead=1)
+        return dict(teacher=teacher, student=student, probe=dict(sequences=256, positions_per_sequence=16))
+    adamw = OptimConfig(name="adamw", lr=3e-3, beta2=0.95, schedule="warmup_cosine", warmup_frac=0.02)
+    if ctx.quick:
+        task = PCFGTaskConfig(grammar="cfg3b", start="16", window=16)
+        teacher = TeacherConfig(task=task, model=ModelConfig(arch="bert", n_layers=1, n_heads=4, head_dim=8),
+                                optim=adamw, steps=120, batch=32, ckpt_every=20, eval_every=20, eval_size=256)
+        student = StudentConfig(model=ModelConfig(arch="bert", n_layers=1, n_heads=1, head_dim=8), optim=adamw,
+                                steps=60, batch=32, eval_every=20, eval_size=256, seeds=seeds, strategies=strategies,
+                                progressive_interval=20)
+        return dict(teacher=teacher, student=student, probe=dict(sequences=12, positions_per_sequence=4))
+    task = PCFGTaskConfig(grammar="cfg3b", start="16", window=32)
+    teacher = TeacherConfig(task=task, model=ModelConfig(arch="bert", n_layers=4, n_heads=4, head_dim=8, init="gpt2"),
+                            optim=adamw, steps=800, batch=64, ckpt_every=40, eval_every=20, eval_size=1024)
+    student = StudentConfig(model=ModelConfig(arch="bert", n_layers=2, n_heads=2, head_dim=8, init="gpt2"), optim=adamw,
+                            steps=500, batch=64, eval_every=50, eval_size=512, seeds=seeds, strategies=strategies,
+                            progressive_interval=40)
+    return dict(teacher=teacher, student=student, probe=dict(sequences=32, positions_per_sequence=8))
+
+
+def phases_verdict(phases) -> str:
+    """pcfg_phases rule (module docstring) on a ``curriculum.LossPhases``."""
+    if phases.three_phases:
+        return "holds"
+    return "does not hold" if phases.flat[1] <= phases.flat[0] else "inconclusive"
+
+
+def ngram_verdict(peak_phase: str, peak: float, last: float) -> str:
+    """pcfg_ngram rule: the phase of the M_robust(3) peak, the peak and the final value."""
+    if peak_phase == "drop" and last <= 0.5 * peak:
+        return "holds"
+    if peak_phase == "flat" or last >= 0.9 * peak:
+        return "does not hold"
+    return "inconclusive"
+
+
+def two_shot_verdict(d: dict, flat_is_mid: bool = False, slow_is_mid: bool = False) -> str:
+    """pcfg_two_shot rule on d[key] = {"median", "lo", "hi"} for keys one_shot, ce, flat, slow
+    (a control checkpoint that coincides with mid is not judged)."""
+    if d["one_shot"]["median"] <= 0 or d["ce"]["median"] <= 0:
+        return "does not hold"
+    if (d["one_shot"]["lo"] > 0 and d["ce"]["lo"] > 0 and (flat_is_mid or d["flat"]["median"] > 0)
+            and (slow_is_mid or d["slow"]["median"] > 0)):
+        return "holds"
+    return "inconclusive"
+
+
+def unigram_loss(task, eval_data) -> float:
+    """Cross-entropy of the empirical terminal frequencies of the eval set's targets (module docstring)."""
+    y = eval_data.labels[eval_data.mask].numpy()
+    p = np.bincount(y, minlength=task.layout.n_terminals) / len(y)
+    return float(-(p[p > 0] * np.log(p[p > 0])).sum())
+
+
+def _phases(hist: pd.DataFrame, h_u: float):
+    reached = hist.step[hist.loss <= h_u + UNIGRAM_MARGIN]
+    start = int(reached.iloc[0]) if len(reached) else int(hist.step.iloc[0])
+    return loss_phases(hist.step.to_numpy(), hist.loss.to_numpy(), ignore_before=start), start
+
+
+def _final_losses(summary: pd.DataFrame) -> pd.DataFrame:
+    return summary.pivot_table(index="seed", columns="strategy", values="final_loss", aggfunc="first")
+
+
+def main(argv: Sequence[str] | None = None, ctx: Context | None = None) -> list[ClaimResult]:
+    ctx = ctx or Context.from_argv(argv, "check_pcfg", __doc__.splitlines()[0])
+    from sims.distill import CE, OneShot, Progressive, TwoShot
+    from sims.pcfg_probe import ngram_table, plot_phases
+    from sims.tasks import as_task
+
+    cfg = pcfg_configs(ctx)
+    t0 = time.perf_counter()
+    run = _runs.get_teacher(ctx, cfg["teacher"])
+    t_teacher = time.perf_counter() - t0
+    hist = _runs.teacher_history(run)
+    task = as_task(run.task)
+    h_u = unigram_loss(task, task.eval_set(cfg["teacher"].eval_size, cfg["teacher"].eval_seed))
+    phases, ignore_before = _phases(hist, h_u)
+    steps = _runs.checkpoint_steps(run)
+    final = steps[-1]
+
+    # ---- claim 1: three phases
+    v1 = phases_verdict(phases)
+    pd_ = phases.to_dict()
+    res = [ClaimResult(
+        name="pcfg_phases",
+        claim="the MLM teacher's loss has three phases: flat (at the unigram level), a sharp drop, a slow decay",
+        claimed="figure: flat ≈1.03 over 0–0.6k steps, sharp drop 0.6k–2k, slow decay 2k–8k (cfg3b, 32 heads)",
+        measured=(f"flat {phases.flat}, drop {phases.drop}, slow {phases.slow}; rates per 1k steps "
+                  f"{1e3 * phases.flat_rate:.3f} / {1e3 * phases.drop_rate:.3f} / {1e3 * phases.slow_rate:.3f}"),
+        ratio=(phases.drop_rate / max(phases.flat_rate, phases.slow_rate, 1e-12)), verdict=v1,
+        seeds=(cfg["teacher"].seed,), wall_s=t_teacher,
+        details=dict(phases=pd_, unigram_loss=h_u, ignore_before=ignore_before,
+                     loss=hist.loss.round(4).tolist(), steps=hist.step.tolist()),
+        notes=(f"Unigram loss H_u = {h_u:.4f}; evaluations before step {ignore_before} (first loss <= H_u + "
+               f"{UNIGRAM_MARGIN}) left out. Ratio = drop rate / max(flat rate, slow rate) (three phases need > 4). "
+               f"Teacher: {_describe(cfg['teacher'])}; final held-out loss {hist.loss.iloc[-1]:.4f}, masked-token "
+               f"accuracy {hist.accuracy.iloc[-1]:.3f}."))]
+
+    # ---- claim 2: M_robust(3) peaks in the drop and falls after it
+    t1 = time.perf_counter()
+    ngram = ctx.memoize("pcfg-ngram:" + run.config.hash(), lambda: ngram_table(run, device="cpu", **cfg["probe"]))
+    rob = ngram[(ngram.kind == "robust") & (ngram.span == 3)].sort_values("step").reset_index(drop=True)
+    ipk = int(rob["median"].idxmax())
+    peak_step, peak = int(rob.step[ipk]), float(rob["median"][ipk])
+    last = float(rob["median"].iloc[-1])
+    peak_phase = phases.phase_of(peak_step) if peak_step >= ignore_before else "flat"
+    v2 = ngram_verdict(peak_phase, peak, last)
+    fig1 = ctx.figure_path("pcfg_phases.png")
+    ctx.out.mkdir(parents=True, exist_ok=True)
+    plot_phases(hist, ngram, fig1, phases)
+    res.append(ClaimResult(
+        name="pcfg_ngram",
+        claim="the teacher's dependence on 3-grams (median M_robust) peaks inside the sharp loss drop and falls after it",
+        claimed="M_robust(3-gram) peaks ≈0.6–0.7 in the middle of phase 2 and is ≈5e-5 at the end",
+        measured=f"peak {peak:.3f} at step {peak_step} (phase {peak_phase}); final {last:.3f} (step {final})",
+        ratio=last / peak if peak > 0 else None, verdict=v2, seeds=(cfg["teacher"].seed,),
+        wall_s=time.perf_counter() - t1, figures=(str(fig1),),
+        details=dict(m_robust3=dict(zip(rob.step.astype(int).tolist(), rob["median"].round(4).tolist())),
+                     probe=cfg["probe"]),
+        notes=("Ratio = final / peak median M_robust(3) (the claim needs <= 0.5). Per checkpoint (step: median): "
+               + ", ".join(f"{int(s)}: {m:.3f}" for s, m in zip(rob.step, rob["median"])))))
+
+    # ---- claim 3: 2-shot from the middle of the drop
+    t2 = time.perf_counter()
+    grid = [s for s in steps if 0 < s < final]
+    after = hist[hist.step >= ignore_before]
+    mid = Transition.from_history(after if len(after) >= 3 else hist).mid_checkpoint(grid)
+    flat_ckpt = snap_to_checkpoint((max(phases.flat[0], ignore_before) + phases.flat[1]) / 2, grid)
+    slow_ckpt = snap_to_checkpoint((phases.slow[0] + phases.slow[1]) / 2, grid)
+    base = cfg["student"]
+    firsts = sorted({mid, flat_ckpt, slow_ckpt})
+    strategies = [CE(), OneShot(), Progressive(interval=base.progressive_interval)] + [
+        TwoShot(name=f"two_shot@{s}", checkpoint=int(s)) for s in firsts]
+    summary, curves = _runs.get_students(ctx, run, base.replace(strategies=("ce",)), label="pcfg students",
+                                         strategies=strategies)
+    fl = _final_losses(summary)
+    ref = fl[f"two_shot@{mid}"]
+    d = {}
+    for key, col in (("one_shot", "one_shot"), ("ce", "ce"), ("progressive", "progressive"),
+                     ("flat", f"two_shot@{flat_ckpt}"), ("slow", f"two_shot@{slow_ckpt}")):
+        diff = (fl[col] - ref).to_numpy()
+        med, lo, hi = median_ci(diff, np.random.default_rng(len(d)))
+        d[key] = dict(per_seed=diff.round(4).tolist(), median=med, lo=lo, hi=hi)
+    v3 = two_shot_verdict(d, flat_is_mid=flat_ckpt == mid, slow_is_mid=slow_ckpt == mid)
+    fig2 = _student_figure(curves, ctx.figure_path("pcfg_students.png"))
+    lines = ["| student | final loss per seed | median | d = loss − 2-shot@mid: median [90% bootstrap] |", "|---|---|---|---|"]
+    for col in fl.columns:
+        key = next((k for k, c in (("one_shot", "one_shot"), ("ce", "ce"), ("progressive", "progressive"),
+                                   ("flat", f"two_shot@{flat_ckpt}"), ("slow", f"two_shot@{slow_ckpt}")) if c == col), None)
+        dd = f"{d[key]['median']:+.4f} [{d[key]['lo']:+.4f}, {d[key]['hi']:+.4f}]" if key and col != f"two_shot@{mid}" else "–"
+        lines.append(f"| {col} | {fmt(fl[col].round(4).tolist())} | {fl[col].median():.4f} | {dd} |")
+    res.append(ClaimResult(
+        name="pcfg_two_shot",
+        claim=("2-shot from the mid-drop checkpoint gives a better student at a fixed budget than one-shot and CE, and "
+               "better than 2-shot from a checkpoint in phase 1 or phase 3"),
+        claimed=("2-shot final accuracy by first checkpoint: 0.4k ≈0.85, 1k ≈0.925 (best), 2k ≈0.90, 8k (one-shot) ≈0.87; "
+                 "at 2k student steps progressive 0.805, one-shot 0.77, CE 0.745"),
+        measured=(f"median final loss: 2-shot@{mid} {ref.median():.4f}, one-shot {fl['one_shot'].median():.4f}, "
+                  f"CE {fl['ce'].median():.4f}, progressive {fl['progressive'].median():.4f}, "
+                  f"2-shot@{flat_ckpt} (flat) {fl[f'two_shot@{flat_ckpt}'].median():.4f}, "
+                  f"2-shot@{slow_ckpt} (slow) {fl[f'two_shot@{slow_ckpt}'].median():.4f}"),
+        ratio=d["one_shot"]["median"], verdict=v3, seeds=base.seeds, wall_s=time.perf_counter() - t2,
+        figures=(fig2,), details=dict(mid=mid, flat_ckpt=flat_ckpt, slow_ckpt=slow_ckpt, d=d),
+        notes=(f"Ratio = median d_one_shot (nats; > 0: 2-shot@mid better). Students: {_describe(base)}, "
+               f"{base.steps} steps; 2-shot uses its first checkpoint for as many student steps as its step, then the final "
+               f"teacher. mid = steepest loss fall of the teacher (curriculum.Transition).\n\n" + "\n".join(lines))))
+    return res
+
+
+def _describe(cfg) -> str:
+    m = cfg.model
+    parts = [f"{m.arch} {m.n_layers} layers x {m.n_heads} heads of {m.head_dim}", f"batch {cfg.batch}",
+             f"{cfg.optim.name} lr {cfg.optim.lr:g}"]
+    task = getattr(cfg, "task", None)
+    if task is not None:
+        parts.insert(0, f"{task.grammar}" + (f" from {task.start}" if task.start else "") + f", window {task.window}")
+        parts.append(f"{cfg.steps} steps")
+    return ", ".join(parts)
+
+
+def _student_figure(curves: pd.DataFrame, path) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ._claims import save_figure_atomic
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name, g in curves.groupby("strategy", sort=False):
+        m = g.groupby("step")["loss"].median()
+        ax.plot(m.index, m.values, label=name)
+    ax.set_xlabel("student step")
+    ax.set_ylabel("held-out masked-token loss (median over seeds)")
+    ax.legend(fontsize=8)
+    ax.set_title("PCFG students")
+    save_figure_atomic(fig, path)
+    return str(path)
+
+
+if __name__ == "__main__":
+    import sys
+
+    for r in main(sys.argv[1:]):
+        print(r.name, r.verdict, r.measured, fmt(r.ratio))

@@ -1,0 +1,238 @@
+"""Probes of PCFG checkpoints (Panigrahi et al., ICLR 2025, §5; docs/paper.md §5, docs/pcfg.md).
+
+* n-gram dependence: M_robust and M_close (``sims.pcfg.ngram_dependence``, the one owner of that
+  math) of every checkpoint, with the checkpoint's masked-token distribution as ``predict``:
+  softmax of the logits over the vocabulary at every position, (B, T) token ids -> (B, T, V).
+  The probe strings are BOS + the first W terminals of fresh strings from a fixed seed, and the
+  probed positions are drawn once, so every checkpoint is measured on the same positions.
+  ``ngram_table`` -> step, span, kind, median, q25, q75, count.
+* non-terminal probe: a linear (multinomial logistic) probe on the frozen last hidden layer
+  (``EnsembleSequenceTransformer.hidden``, before the final LayerNorm) of the unmasked input
+  predicts each terminal's ancestor at depth d (d = 1 .. depth - 1); trained on one set of
+  strings (L-BFGS, L2 penalty ``l2`` * ||W||^2), scored on another. ``nt_table`` -> step, level,
+  accuracy, majority (the accuracy of always predicting the most frequent ancestor).
+* ``cli_main``: ``pdistill probe RUN_DIR --out OUT`` for a PCFG teacher run (``sims.probe``
+  hands PCFG runs over): ngram.parquet, nt.parquet (unless ``--no-nt``), summary.json and
+  phases.png (the held-out loss with its three phases, ``curriculum.loss_phases``, and the
+  median M_robust of 3-grams per checkpoint).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from parity_theory.validation import check_int
+
+__all__ = ["model_predictor", "probe_strings", "ngram_table", "nt_table", "linear_probe_accuracy", "plot_phases",
+           "cli_main", "NGRAM_COLUMNS", "NT_COLUMNS"]
+
+NGRAM_COLUMNS = ["step", "span", "kind", "median", "q25", "q75", "count"]
+NT_COLUMNS = ["step", "level", "accuracy", "majority"]
+
+
+def model_predictor(model: torch.nn.Module, member: int = 0, batch_size: int = 1024) -> Callable[[np.ndarray], np.ndarray]:
+    """``predict(tokens (B, T) int) -> (B, T, V) float64``: member ``member``'s softmax over the vocabulary."""
+    dev = next(model.parameters()).device
+
+    @torch.no_grad()
+    def predict(tokens: np.ndarray) -> np.ndarray:
+        x = torch.as_tensor(np.asarray(tokens), dtype=torch.long)
+        out = [torch.softmax(model(x[s:s + batch_size].to(dev))[member].double(), -1).cpu()
+               for s in range(0, x.shape[0], batch_size)]
+        return torch.cat(out).numpy()
+
+    return predict
+
+
+def probe_strings(task, count: int, seed: int, labels: bool = False):
+    """(tokens (count, T) int64 = BOS + W terminals + PAD, the GrammarSample) from ``seed``."""
+    sample = task.grammar.sample(check_int(count, "count"), np.random.default_rng(seed), labels=labels)
+    return task.layout.batch(sample.tokens, length=task.seq_len), sample
+
+
+def _steps(run, steps: Sequence[int] | None) -> list[int]:
+    return list(run.steps) if steps is None else [run._check_step(s) for s in steps]
+
+
+def ngram_table(run, *, sequences: int = 64, positions_per_sequence: int = 8, spans=(3, 5), seed: int = 0,
+                steps: Sequence[int] | None = None, device="cpu") -> pd.DataFrame:
+    """M_robust / M_close summaries (median, quartiles) per checkpoint of a PCFG teacher run."""
+    from .pcfg import ngram_dependence
+
+    task = _pcfg_task(run)
+    tokens, _ = probe_strings(task, sequences, seed)
+    rows = []
+    for step in _steps(run, steps):
+        model = run.load_model(step, device)
+        dep = ngram_dependence(model_predictor(model), tokens, task.layout, spans=spans,
+                               positions_per_sequence=positions_per_sequence, rng=np.random.default_rng(seed + 1))
+        summ = dep.summary()
+        summ.insert(0, "step", int(step))
+        rows.append(summ)
+    return pd.concat(rows, ignore_index=True)[NGRAM_COLUMNS]
+
+
+def linear_probe_accuracy(train_x: torch.Tensor, train_y: np.ndarray, test_x: torch.Tensor, test_y: np.ndarray,
+                          l2: float = 1e-3, max_iter: int = 200) -> float:
+    """Held-out accuracy of a multinomial logistic regression (bias included) fitted by L-BFGS on
+    mean cross-entropy + l2 * ||W||^2; features standardised with the training mean and std."""
+    classes, yi = np.unique(train_y, return_inverse=True)
+    mu, sd = train_x.mean(0), train_x.std(0).clamp_min(1e-6)
+    xtr = ((train_x - mu) / sd).double()
+    xte = ((test_x - mu) / sd).double()
+    y = torch.as_tensor(yi)
+    W = torch.zeros(xtr.shape[1], len(classes), dtype=torch.float64, requires_grad=True)
+    b = torch.zeros(len(classes), dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([W, b], max_iter=max_iter, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(xtr @ W + b, y) + l2 * (W * W).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    with torch.no_grad():
+        pred = classes[(xte @ W + b).argmax(1).numpy()]
+    return float((pred == np.asarray(test_y)).mean())
+
+
+def _nt_features(model, task, tokens: np.ndarray, sample) -> tuple[torch.Tensor, np.ndarray]:
+    """Hidden states (N, d) at every terminal of the window and the ancestors (N, D) of those tokens."""
+    with torch.no_grad():
+        h = model.hidden(torch.as_tensor(tokens))[0]                                 # (B, T, d)
+    feats, anc = [], []
+    for i, a in enumerate(sample.ancestors):
+        n = min(len(a), task.window)
+        feats.append(h[i, 1:1 + n])
+        anc.append(a[:n])
+    return torch.cat(feats).float(), np.concatenate(anc).astype(np.int64)
+
+
+def nt_table(run, *, train_sequences: int = 128, test_sequences: int = 64, seed: int = 0,
+             steps: Sequence[int] | None = None, levels: Sequence[int] | None = None, device="cpu") -> pd.DataFrame:
+    """Non-terminal probe accuracy per checkpoint and ancestor depth (see the module docstring)."""
+    task = _pcfg_task(run)
+    tr_tok, tr = probe_strings(task, train_sequences, seed, labels=True)
+    te_tok, te = probe_strings(task, test_sequences, seed + 7919, labels=True)
+    depth = tr.flat_ancestors.shape[1]
+    levels = list(range(1, depth)) if levels is None else [check_int(v, "level", lo=1, hi=depth - 1) for v in levels]
+    rows = []
+    for step in _steps(run, steps):
+        model = run.load_model(step, device).cpu()
+        xtr, atr = _nt_features(model, task, tr_tok, tr)
+        xte, ate = _nt_features(model, task, te_tok, te)
+        for lv in levels:
+            vals, counts = np.unique(atr[:, lv], return_counts=True)
+            majority = float((ate[:, lv] == vals[counts.argmax()]).mean())
+            acc = linear_probe_accuracy(xtr, atr[:, lv], xte, ate[:, lv])
+            rows.append({"step": int(step), "level": int(lv), "accuracy": acc, "majority": majority})
+    return pd.DataFrame(rows, columns=NT_COLUMNS)
+
+
+def _pcfg_task(run):
+    from .tasks import PCFGTask, as_task
+
+    task = as_task(run.task)
+    if not isinstance(task, PCFGTask):
+        raise ValueError(f"the PCFG probes need a PCFG teacher run (pdistill teacher --task pcfg); {str(run.out_dir)!r} "
+                         f"holds a {task.name!r} run.")
+    return task
+
+
+def plot_phases(history: pd.DataFrame, ngram: pd.DataFrame, path, phases=None) -> None:
+    """Held-out loss (log-free axis) with the three phases shaded, and median M_robust(3) per checkpoint."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from curriculum.io import atomic_savefig
+
+    h = history.dropna(subset=["loss"])
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(h.step, h.loss, color="k", label="held-out loss")
+    ax.set_xlabel("teacher step")
+    ax.set_ylabel("masked-token loss (nats)")
+    if phases is not None:
+        for (lo, hi), color, name in ((phases.flat, "0.9", "flat"), (phases.drop, "#fdd", "drop"), (phases.slow, "#ddf", "slow")):
+            ax.axvspan(lo, hi, color=color, alpha=0.6, lw=0, label=name)
+    ax2 = ax.twinx()
+    for span, style in ((3, "-o"), (5, "--s")):
+        r = ngram[(ngram.kind == "robust") & (ngram.span == span)].sort_values("step")
+        if len(r):
+            ax2.plot(r.step, r["median"], style, color="tab:red", ms=3, label=f"M_robust ({span}-gram)")
+    ax2.set_ylabel("median M_robust", color="tab:red")
+    lines = ax.get_legend_handles_labels()
+    lines2 = ax2.get_legend_handles_labels()
+    ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], fontsize=8, loc="upper right")
+    ax.set_title("teacher loss phases and n-gram dependence")
+    fig.tight_layout()
+    atomic_savefig(fig, path)
+
+
+def cli_main(argv=None) -> int:
+    """pdistill probe RUN_DIR --out OUT for a PCFG teacher run (see the module docstring)."""
+    from curriculum.transition import loss_phases
+
+    from curriculum.io import atomic_write_parquet, atomic_write_text, ensure_writable_dir
+    from .train import TeacherRun
+
+    ap = argparse.ArgumentParser(prog="pdistill probe", description="n-gram and non-terminal probes of PCFG checkpoints.")
+    ap.add_argument("run_dir", help="a PCFG teacher run directory (pdistill teacher --task pcfg --out DIR)")
+    ap.add_argument("--out", required=True, help="output directory")
+    ap.add_argument("--sequences", type=int, default=64, help="probe strings for the n-gram measures (default 64)")
+    ap.add_argument("--positions", type=int, default=8, help="probed positions per string (default 8)")
+    ap.add_argument("--nt-train", type=int, default=128, help="strings to fit the non-terminal probe (default 128)")
+    ap.add_argument("--no-nt", action="store_true", help="skip the non-terminal probe")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default="cpu")
+    args = ap.parse_args(argv)
+    try:
+        for name in ("sequences", "positions", "nt_train"):
+            check_int(getattr(args, name), name.replace("_", "-"), owner="pdistill probe")
+        ensure_writable_dir(args.out, "--out")
+        run = TeacherRun.load(args.run_dir)
+        _pcfg_task(run)
+        t0 = time.perf_counter()
+        ngram = ngram_table(run, sequences=args.sequences, positions_per_sequence=args.positions, seed=args.seed,
+                            device=args.device)
+        out = Path(args.out)
+        atomic_write_parquet(out / "ngram.parquet", ngram)
+        nt = None
+        if not args.no_nt:
+            nt = nt_table(run, train_sequences=args.nt_train, test_sequences=max(args.nt_train // 2, 1), seed=args.seed,
+                          device=args.device)
+            atomic_write_parquet(out / "nt.parquet", nt)
+        wall = time.perf_counter() - t0
+        h = run.history.dropna(subset=["loss"])
+        phases = loss_phases(h.step.to_numpy(), h.loss.to_numpy()) if len(h) >= 3 else None
+    except (ValueError, TypeError, FileNotFoundError) as exc:
+        print(f"pdistill probe: error: {exc}", file=sys.stderr)
+        return 2
+    rob3 = ngram[(ngram.kind == "robust") & (ngram.span == 3)].sort_values("step")
+    peak = rob3.loc[rob3["median"].idxmax()]
+    summary = {"run_dir": str(args.run_dir), "probe_wall_s": round(wall, 3),
+               "phases": None if phases is None else {**phases.to_dict(), "three_phases": phases.three_phases},
+               "m_robust3_peak": {"step": int(peak.step), "median": float(peak["median"]),
+                                  "phase": None if phases is None else phases.phase_of(int(peak.step))},
+               "m_robust3_final": float(rob3["median"].iloc[-1])}
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, default=float))
+    plot_phases(run.history, ngram, out / "phases.png", phases)
+    print(f"probed {ngram.step.nunique()} checkpoints in {wall:.1f}s; M_robust(3-gram) median peaks at step "
+          f"{summary['m_robust3_peak']['step']} ({summary['m_robust3_peak']['median']:.3f}"
+          + (f", phase {summary['m_robust3_peak']['phase']})" if phases is not None else ")")
+          + f", final {summary['m_robust3_final']:.3f}")
+    if phases is not None:
+        print(f"loss phases: flat {phases.flat}, drop {phases.drop}, slow {phases.slow}; three phases: {phases.three_phases}")
+    files = ["ngram.parquet"] + ([] if nt is None else ["nt.parquet"]) + ["summary.json", "phases.png"]
+    print("wrote " + ", ".join(str(out / f) for f in files))
+    return 0

@@ -1,0 +1,89 @@
+"""paper_checks/check_pcfg.py: the verdict rules on synthetic inputs, the unigram reference, the
+claims of the shared quick reproduce run, and (slow) the paper-scale configs for a few CPU steps."""
+from __future__ import annotations
+
+import argparse
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from curriculum.transition import loss_phases
+from paper_checks.check_pcfg import ngram_verdict, pcfg_configs, phases_verdict, two_shot_verdict, unigram_loss
+from sims.tasks import PCFGTaskConfig
+
+
+def test_phases_verdict_on_synthetic_curves():
+    steps = np.arange(0, 1000, 20)
+    three = np.where(steps < 300, 1.0, np.where(steps < 500, 1.0 - (steps - 300) * 2e-3, 0.6 - (steps - 500) * 1e-4))
+    assert phases_verdict(loss_phases(steps, three)) == "holds"
+    no_plateau = 1.0 - steps * 1e-3 + (steps > 500) * (steps - 500) * 9e-4
+    assert phases_verdict(loss_phases(steps, no_plateau)) == "does not hold"
+    still_dropping = np.where(steps < 300, 1.0, 1.0 - (steps - 300) * 1e-3)
+    assert phases_verdict(loss_phases(steps, still_dropping)) == "inconclusive"  # a plateau, but no slow phase yet
+
+
+@pytest.mark.parametrize("phase, peak, last, verdict", [
+    ("drop", 0.7, 0.3, "holds"), ("drop", 0.7, 0.66, "does not hold"), ("flat", 0.7, 0.1, "does not hold"),
+    ("slow", 0.7, 0.2, "inconclusive"), ("drop", 0.7, 0.5, "inconclusive"),
+])
+def test_ngram_verdict(phase, peak, last, verdict):
+    assert ngram_verdict(phase, peak, last) == verdict
+
+
+def _d(m, lo):
+    return {"median": m, "lo": lo, "hi": m + 1}
+
+
+def test_two_shot_verdict():
+    good = dict(one_shot=_d(0.05, 0.01), ce=_d(0.1, 0.02), flat=_d(0.03, -0.1), slow=_d(0.01, -0.1))
+    assert two_shot_verdict(good) == "holds"
+    assert two_shot_verdict({**good, "one_shot": _d(-0.01, -0.1)}) == "does not hold"
+    assert two_shot_verdict({**good, "ce": _d(0.0, -0.1)}) == "does not hold"
+    assert two_shot_verdict({**good, "one_shot": _d(0.05, -0.01)}) == "inconclusive"
+    assert two_shot_verdict({**good, "slow": _d(-0.02, -0.1)}) == "inconclusive"
+    assert two_shot_verdict({**good, "slow": _d(-0.02, -0.1)}, slow_is_mid=True) == "holds"
+
+
+def test_unigram_loss_of_a_uniform_grammar(tmp_path):
+    """Four terminals of marginal 1/4 each: H_u = ln 4 up to sampling; the empirical entropy of n
+    draws is within ~ (K - 1) / (2n) + 5 * sqrt(Var / n) of it (here < 0.01 for n ≈ 3700)."""
+    path = tmp_path / "pairs.cfg"
+    path.write_text("S -> P P P P P P\nP -> a b\nP -> c d\n")
+    task = PCFGTaskConfig(grammar=str(path), window=12).make_task()
+    assert abs(unigram_loss(task, task.eval_set(1024, 3)) - math.log(4)) < 0.01
+
+
+def test_pcfg_claims_in_the_quick_report(claims_by_name, quick_report):
+    for name in ("pcfg_phases", "pcfg_ngram", "pcfg_two_shot"):
+        c = claims_by_name[name]
+        assert c["verdict"] in ("holds", "does not hold", "inconclusive") and c["measured"]
+    assert (quick_report["out"] / "pcfg_phases.png").is_file() and (quick_report["out"] / "pcfg_students.png").is_file()
+    d = claims_by_name["pcfg_two_shot"]["details"]
+    assert {"mid", "flat_ckpt", "slow_ckpt", "d"} <= set(d)
+
+
+@pytest.mark.slow
+def test_paper_scale_pcfg_configs_run_a_few_steps_on_cpu(tmp_path):
+    """--scale paper: cfg3b, 4 layers, 32 (teacher) vs 8 (student) heads of dim 8, batch 512 —
+    the same shapes trained for 2 steps on a batch of 2 on CPU, then students of every strategy."""
+    from paper_checks._claims import Context
+    from sims.distill import train_students
+    from sims.train import train_teacher
+
+    torch.set_num_threads(1)
+    ctx = Context(argparse.Namespace(quick=False, scale="paper", device="cpu", no_progress=True, out=str(tmp_path / "o"),
+                                     cache_dir=str(tmp_path / "c"), seeds=None, threads=1, transformer=True))
+    c = pcfg_configs(ctx)
+    t, s = c["teacher"], c["student"]
+    assert (t.model.n_layers, t.model.n_heads, t.model.head_dim, t.batch, t.task.grammar) == (4, 32, 8, 512, "cfg3b")
+    assert (s.model.n_layers, s.model.n_heads, s.batch) == (4, 8, 512) and t.task.start is None
+    run = train_teacher(t.replace(steps=2, batch=2, ckpt_every=1, eval_every=1, eval_size=4), tmp_path / "t",
+                        device="cpu", progress=False)
+    model = run.load_model(2, "cpu")
+    assert model.d_model == 256 and model.seq_len == 513 and np.isfinite(run.history.loss).all()
+    res = train_students(run, None, s.replace(steps=2, batch=2, eval_every=1, eval_size=4, seeds=(0,),
+                                              two_shot_checkpoint=1, progressive_interval=1),
+                         device="cpu", progress=False)
+    assert len(res.summary) == 4 and np.isfinite(res.summary.final_loss).all()

@@ -1,0 +1,78 @@
+"""`pdistill teacher --task pcfg` / `pdistill student` end to end on a tiny PCFG, bad input (one line,
+exit 2), and the paper's PCFG progressive schedule expressed through Progressive."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from pdistill.cli import main as pdistill
+from sims.distill import Progressive
+from sims.train import TeacherRun
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True)
+def _keep_torch_threads():
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)
+
+
+TINY = ["--task", "pcfg", "--grammar", "cfg3b", "--start", "16", "--window", "16", "--n-layers", "1", "--n-heads", "2",
+        "--head-dim", "4", "--steps", "30", "--ckpt-every", "10", "--eval-every", "10", "--eval-size", "128",
+        "--batch", "8", "--device", "cpu", "--quiet", "--threads", "1"]
+
+
+def test_teacher_and_student_cli_on_pcfg(tmp_path, capsys):
+    tdir, sdir = tmp_path / "t", tmp_path / "s"
+    assert pdistill(["teacher", *TINY, "--seed", "0", "--out", str(tdir)]) == 0
+    assert "teacher seed 0: held-out loss" in capsys.readouterr().out
+    run = TeacherRun.load(tdir)
+    assert run.steps == [0, 10, 20, 30] and run.config.task.kind == "pcfg" and run.config.task.start == "16"
+    assert run.config.model.arch == "bert" and run.config.optim.name == "adamw"
+    hist = pd.read_parquet(tdir / "history.parquet")
+    assert {"step", "loss", "accuracy"} <= set(hist.columns) and len(hist) == 4
+    rc = pdistill(["student", "--teacher", str(tdir), "--strategies", "ce,one_shot,progressive,two_shot", "--seeds", "2",
+                   "--steps", "20", "--eval-every", "10", "--eval-size", "128", "--batch", "8", "--n-layers", "1",
+                   "--n-heads", "1", "--head-dim", "4", "--out", str(sdir), "--device", "cpu", "--quiet", "--threads", "1"])
+    assert rc == 0
+    first, line = capsys.readouterr().out.strip().splitlines()
+    assert "two_shot uses teacher checkpoint" in first and line.startswith("median final loss: ce=")
+    res = pd.read_parquet(sdir / "results.parquet")
+    assert {"strategy", "seed", "final_loss", "final_accuracy"} <= set(res.columns) and len(res) == 8
+    assert np.isfinite(res.final_loss).all() and (res.final_loss > 0).all()
+    curves = pd.read_parquet(sdir / "curves.parquet")
+    assert curves[curves.strategy == "ce"].teacher_step.isna().all()
+    assert curves[curves.strategy == "one_shot"].teacher_step.dropna().eq(30).all()
+    rec = json.loads((sdir / "config.json").read_text())
+    assert rec["config"]["model"]["arch"] == "bert" and rec["config"]["model"]["n_heads"] == 1
+
+
+@pytest.mark.parametrize("argv, text", [
+    (["teacher", "--task", "pcfg", "--n", "10"], "--n set(s) a parity task"),
+    (["teacher", "--window", "8"], "--window need(s) --task pcfg"),
+    (["teacher", "--task", "pcfg", "--grammar", "no-such-grammar"], "no such file"),
+    (["teacher", "--task", "pcfg", "--start", "99"], "symbol must be a non-terminal"),
+    (["teacher", "--task", "pcfg", "--objective", "next_token", "--start", "16", "--span-level", "9"], "span_level must be"),
+    (["teacher", "--task", "pcfg", "--arch", "mlp"], "arch 'mlp' reads inputs of kind"),
+])
+def test_bad_pcfg_input_is_one_line_and_exit_2(tmp_path, capsys, argv, text):
+    rc = pdistill([*argv, "--steps", "2", "--out", str(tmp_path / "o"), "--device", "cpu", "--quiet", "--threads", "1"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and text in err, err
+
+
+@pytest.mark.parametrize("R, speed, c", [(200, 1, 200), (200, 2, 200), (100, 1, 50), (300, 2, 100)])
+def test_every_refresh_is_the_papers_pcfg_schedule(R, speed, c):
+    """Paper's rule: student step t -> checkpoint speed * (1 + floor(t / R)) * R, capped at the final."""
+    grid = list(range(0, 4000 + 1, c))
+    sched = Progressive.every_refresh(R, speed, ckpt_every=c).bind(grid)
+    for t in range(0, 5000, 7):
+        assert sched.teacher_step(t) == min(speed * (1 + t // R) * R, grid[-1]), t
+    with pytest.raises(ValueError, match="ckpt_every must divide"):
+        Progressive.every_refresh(200, 1, ckpt_every=300)
