@@ -43,7 +43,8 @@ CHECKS: list[tuple[str, str]] = [
 # overhead (kernel launches / Python of a small step) plus its FLOPs at a sustained rate; 6 FLOPs per
 # parameter per sample for a training step (forward + backward), 2 for a forward pass. Memory: fp32
 # weights, gradients and two Adam moments (16 bytes per parameter and ensemble member) plus the
-# activations of one batch (4 bytes x batch x the widest layer x members x 3).
+# activations kept for the backward pass of one batch (4 bytes each): 3 x width per example for an
+# MLP; per token n_layers x (16 d + n_heads x tokens) for a Transformer (d = heads x head dim).
 COST_MODEL = {  # device kind -> (overhead per step in s, sustained FLOP/s)
     "gpu": (150e-6, 20e12),
     "cpu": (200e-6, 35e9),
@@ -60,6 +61,12 @@ def _tf_params(n_heads: int, head_dim: int, n_layers: int) -> int:
     return n_layers * 12 * d * d
 
 
+def _tf_activations(model, tokens: int) -> int:
+    """Floats a Transformer keeps per token for its backward pass: n_layers x (16 d + heads x tokens)."""
+    d = model.n_heads * model.head_dim
+    return model.n_layers * (16 * d + model.n_heads * tokens)
+
+
 def run_plan(ctx: Context, kind: str | None = None) -> list[dict]:
     """One row per training job of ``ctx``'s scale: name, steps, batch, members, parameters per
     member, estimated seconds and peak memory (bytes) under COST_MODEL[kind] (default: "gpu" at
@@ -73,34 +80,46 @@ def run_plan(ctx: Context, kind: str | None = None) -> list[dict]:
     S = len(s.seeds)
     rows = []
 
-    def job(name, steps, batch, members, params, widest, extra_params=0, extra_flops=0.0):
+    def job(name, steps, batch, members, params, activations, extra_params=0, extra_flops=0.0):
+        """batch: examples (tokens for sequence models) per step; activations: floats kept per example."""
         secs = steps * (overhead + batch * members * (6 * params + 2 * extra_params) / flops) + extra_flops / flops
-        mem = 16 * params * members + 4 * extra_params + 4 * 3 * batch * widest * members
+        mem = 16 * params * members + 4 * extra_params + 4 * batch * activations * members
         rows.append(dict(job=name, steps=int(steps), batch=int(batch), members=int(members), params=int(params),
                          seconds=float(secs), memory_bytes=int(mem)))
 
     n = t.task.n
     tp, sp_ = _mlp_params(n, t.model.width), _mlp_params(n, s.model.width)
-    job("MLP teacher", t.steps, t.batch, 1, tp, t.model.width)
-    job("MLP students, 4 strategies", s.steps, s.batch, 4 * S, sp_, s.model.width, extra_params=tp)
-    job("one-shot at tau 0.5 and argmax", 2 * s.steps, s.batch, 2 * S, sp_, s.model.width, extra_params=tp)
-    job("2-shot sweep (CE + ~10 checkpoints)", s.steps, s.batch, 11 * S, sp_, s.model.width, extra_params=tp)
+    job("MLP teacher", t.steps, t.batch, 1, tp, 3 * t.model.width)
+    job("MLP students, 4 strategies", s.steps, s.batch, 4 * S, sp_, 3 * s.model.width, extra_params=tp)
+    job("one-shot at tau 0.5 and argmax", 2 * s.steps, s.batch, 2 * S, sp_, 3 * s.model.width, extra_params=tp)
+    job("2-shot sweep (CE + ~10 checkpoints)", s.steps, s.batch, 11 * S, sp_, 3 * s.model.width, extra_params=tp)
     n_ckpt = max(1, t.steps // t.ckpt_every)
-    job("spike: 2 more teachers + probe of every checkpoint (1e5 samples)", t.steps, t.batch, 2, tp, t.model.width,
+    job("spike: 2 more teachers + probe of every checkpoint (1e5 samples)", t.steps, t.batch, 2, tp, 3 * t.model.width,
         extra_flops=3 * n_ckpt * 1e5 * 2 * tp)
     for nn in cfg["scaling_n"]:
         tn, sn = cfg["scaling"](nn)
-        job(f"scaling n={nn}: teacher", tn.steps, tn.batch, 1, _mlp_params(nn, tn.model.width), tn.model.width)
+        job(f"scaling n={nn}: teacher", tn.steps, tn.batch, 1, _mlp_params(nn, tn.model.width), 3 * tn.model.width)
         job(f"scaling n={nn}: CE + 2-shot students", sn.steps, sn.batch, 2 * S, _mlp_params(nn, sn.model.width),
-            sn.model.width, extra_params=_mlp_params(nn, tn.model.width))
+            3 * sn.model.width, extra_params=_mlp_params(nn, tn.model.width))
     if getattr(ctx.args, "transformer", None) is not False and not (ctx.quick and not ctx.args.transformer):
         tt, ts = _runs.transformer_configs(ctx)
         tok = tt.task.n + 1
         ttp = _tf_params(tt.model.n_heads, tt.model.head_dim, tt.model.n_layers)
         tsp = _tf_params(ts.model.n_heads, ts.model.head_dim, ts.model.n_layers)
-        job("Transformer teacher", tt.steps, tt.batch * tok, 1, ttp, tok * tt.model.n_heads * tt.model.head_dim * 4)
+        job("Transformer teacher", tt.steps, tt.batch * tok, 1, ttp, _tf_activations(tt.model, tok))
         job("Transformer students, 4 strategies", ts.steps, ts.batch * tok, 4 * S, tsp,
-            tok * ts.model.n_heads * ts.model.head_dim * 4, extra_params=ttp)
+            _tf_activations(ts.model, tok), extra_params=ttp)
+    if "pcfg" in {name for name, _ in CHECKS}:
+        from .check_pcfg import pcfg_configs
+
+        pc = pcfg_configs(ctx)
+        pt, ps = pc["teacher"], pc["student"]
+        tok = pt.task.window + 1
+        ptp = _tf_params(pt.model.n_heads, pt.model.head_dim, pt.model.n_layers)
+        psp = _tf_params(ps.model.n_heads, ps.model.head_dim, ps.model.n_layers)
+        job("PCFG teacher (BERT, masked LM)", pt.steps, pt.batch * tok, 1, ptp, _tf_activations(pt.model, tok))
+        job("PCFG students, CE / one-shot / progressive / 3 x 2-shot", ps.steps, ps.batch * tok, 6 * S, psp,
+            _tf_activations(ps.model, tok), extra_params=ptp)
     return rows
 
 
