@@ -415,7 +415,7 @@ def _train_group(cfgs: list[TeacherConfig], dirs: list[Path], device, progress: 
                f"training {len(cfgs)} teacher(s) (width {cfgs[0].model.width}, batch {cfgs[0].batch})")
     with contextlib.ExitStack() as stack:
         for c, d in zip(cfgs, dirs):  # every folder typed, locked and claimed before any work
-            stack.enter_context(output_folder(d, "teacher", c.to_dict(), name="teacher folder"))
+            stack.enter_context(output_folder(d, "teacher", c.to_dict()))
         for c, d in zip(cfgs, dirs):
             _prepare_dir(d, c)
         good = [_good_steps(d, c) for c, d in zip(cfgs, dirs)]
