@@ -445,9 +445,10 @@ def _good_steps(out_dir: Path, cfg: TeacherConfig) -> list[int]:
     for s in steps:
         ckpt = _ckpt_dir(out_dir, s)
         try:
-            verify_checkpoint(ckpt, s, h)
-            for name in _TENSOR_FILES:
-                _load_tensors(ckpt / name, f"checkpoint {s}")
+            meta = verify_checkpoint(ckpt, s, h)
+            if not isinstance(meta.get("sha256"), dict):  # no content hashes recorded: at least read the tensors
+                for name in _TENSOR_FILES:
+                    _load_tensors(ckpt / name, f"checkpoint {s}")
         except CheckpointError as exc:
             if "belongs to another run" in str(exc):
                 raise
