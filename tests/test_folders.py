@@ -104,7 +104,13 @@ def test_a_stale_lock_of_a_dead_process_is_taken_over(tmp_path):
 
 _RACER = textwrap.dedent("""
     import sys, time
+    import sims.train
     from sims.cli_train import teacher_main
+    _loop = sims.train.run_loop
+    def counted(*a, **k):  # every training pass announces itself
+        print("TRAINING", flush=True)
+        return _loop(*a, **k)
+    sims.train.run_loop = counted
     go = float(sys.argv[1])
     while time.time() < go:
         time.sleep(0.001)
@@ -120,8 +126,8 @@ def test_two_processes_released_together_never_mix_one_folder(tmp_path, seeds):
     procs = [subprocess.Popen([sys.executable, "-c", _RACER, repr(go), *TA, "--seed", str(s), "--out", str(out)],
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for s in seeds]
     results = [(p.wait(timeout=300), *p.communicate()) for p in procs]
-    assert all(time.time() > go for _ in [0])
     rcs = sorted(r[0] for r in results)
+    assert sum(r[1].count("TRAINING") for r in results) == 1, results  # the work is done once
     errs = [r[2] for r in results if r[0] != 0]
     if seeds[0] != seeds[1]:
         # one run trains; the other is refused (in use, or a different config once the first is done)
