@@ -324,7 +324,13 @@ class StudentResults:
             if not (out / f).is_file():
                 raise FileNotFoundError(f"StudentResults.load: {str(out / f)!r} is missing"
                                         + (" (the run was interrupted: only its curves were saved)." if (out / "curves.parquet").is_file() else "."))
-        rec = json.loads((out / "config.json").read_text()) if (out / "config.json").is_file() else {}
+        try:
+            rec = json.loads((out / "config.json").read_text()) if (out / "config.json").is_file() else {}
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ValueError(f"StudentResults.load: {str(out / 'config.json')!r} is not valid JSON ({exc}).") from None
+        if not isinstance(rec, dict):
+            raise ValueError(f"StudentResults.load: {str(out / 'config.json')!r} is damaged: it holds a JSON "
+                             f"{type(rec).__name__}, not an object.")
         cfg = StudentConfig.from_dict(rec["config"]) if rec.get("config") else None
         meta = {k: v for k, v in rec.items() if k not in ("config", "config_hash", "teacher_dir", "kind", "complete")}
         return cls(pd.read_parquet(out / "results.parquet"), pd.read_parquet(out / "curves.parquet"), cfg,

@@ -198,6 +198,19 @@ def test_json_arrays_in_meta_or_config_are_clear_errors(teacher_dir, tmp_path, w
         TeacherRun.load(t0)
 
 
+def test_a_json_array_in_a_students_config_is_a_clear_error(teacher_dir, tmp_path):
+    from sims.distill import StudentResults
+
+    s = tmp_path / "S"
+    assert student_main(["--teacher", str(teacher_dir), *SA, "--out", str(s)]) == 0
+    (s / "config.json").write_text("[]")
+    with pytest.raises(ValueError, match="config.json' is damaged: it holds a JSON list"):
+        StudentResults.load(s)
+    (s / "config.json").write_text("{garbage")
+    with pytest.raises(ValueError, match="config.json' is not valid JSON"):
+        StudentResults.load(s)
+
+
 def test_checkpoint_records_hashes_and_files_have_the_umask_mode(teacher_dir):
     run = TeacherRun.load(teacher_dir)
     meta = run.meta(200)
