@@ -57,8 +57,11 @@ def config_hash(config: dict) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def write_manifest(folder: str | Path, kind: str, config: dict, files: dict[str, dict]) -> dict:
-    """Write ``folder/manifest.json`` atomically (after the files it lists) and return it."""
+def write_manifest(folder: str | Path, kind: str, config: dict, files: dict[str, dict],
+                   claim_hash: str | None = None) -> dict:
+    """Write ``folder/manifest.json`` atomically (after the files it lists) and return it.
+    ``claim_hash``: the hash of the run configuration that owns the folder, when it differs from
+    ``config``'s (curriculum.folders: a probe's config gains the table's attrs at the end)."""
     folder = Path(folder)
     for name in files:
         if not (folder / name).is_file():
@@ -66,6 +69,8 @@ def write_manifest(folder: str | Path, kind: str, config: dict, files: dict[str,
     manifest = {"format": FORMAT, "kind": str(kind), "config": _canonical(config), "config_hash": config_hash(config),
                 "source_hash": source_hash(), "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                 "files": {name: dict(meta, bytes=(folder / name).stat().st_size) for name, meta in files.items()}}
+    if claim_hash is not None:
+        manifest["claim_hash"] = str(claim_hash)
     atomic_write_json(folder / MANIFEST, manifest, indent=2, sort_keys=True, allow_nan=True)
     return manifest
 
@@ -103,16 +108,18 @@ def read_manifest(folder: str | Path, kind: str | None = None, config: dict | No
     return manifest
 
 
-def write_probe_table(folder: str | Path, table: pd.DataFrame, config: dict | None = None) -> Path:
+def write_probe_table(folder: str | Path, table: pd.DataFrame, config: dict | None = None,
+                      claim_hash: str | None = None) -> Path:
     """Store a probe table: correlations.parquet (attrs dropped) + manifest (kind "probe"; config =
-    ``config`` plus the table's attrs under "attrs"). Returns the folder."""
+    ``config`` plus the table's attrs under "attrs"; ``claim_hash`` as in :func:`write_manifest`).
+    Returns the folder."""
     folder = Path(folder)
     plain = table.copy()
     plain.attrs = {}
     atomic_write_parquet(folder / PROBE_FILE, plain, index=False)
     cfg = dict(config or {})
     cfg["attrs"] = _canonical(dict(table.attrs))
-    write_manifest(folder, "probe", cfg, {PROBE_FILE: {"rows": int(len(plain))}})
+    write_manifest(folder, "probe", cfg, {PROBE_FILE: {"rows": int(len(plain))}}, claim_hash=claim_hash)
     return folder
 
 

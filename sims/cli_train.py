@@ -48,12 +48,29 @@ def _common_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars (they show only when stderr is a terminal)")
 
 
+_LIST_OPTIONS = ("--support", "--seeds")  # values such as -1,2 must reach our own check, not argparse's
+
+
+def _join_list_values(argv: list[str] | None) -> list[str]:
+    """``--support -1,2`` -> ``--support=-1,2``: argparse takes a value starting with '-' for an option."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    out, i = [], 0
+    while i < len(argv):
+        if argv[i] in _LIST_OPTIONS and i + 1 < len(argv) and argv[i + 1].startswith("-") and argv[i + 1][1:2].isdigit():
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(argv[i])
+        i += 1
+    return out
+
+
 def _parse(p: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
     """Add the options both commands share, parse, and apply --threads."""
     _common_args(p)
     _model_args(p)
     _optim_args(p)
-    a = p.parse_args(argv)
+    a = p.parse_args(_join_list_values(argv))
     if a.threads is not None and a.threads < 1:
         p.error(f"--threads must be a positive int; got {a.threads}")
     import torch
@@ -165,6 +182,9 @@ def teacher_main(argv: list[str] | None = None) -> int:
     return 0
 
 
+_MAX_SEEDS = 1_000_000  # more members than any ensemble could train; the memory pre-flight refuses far fewer
+
+
 PCFG_FLAGS = ("grammar", "start", "window", "objective", "span_level", "mask_rate")
 PCFG_MODEL = {"arch": "bert", "n_layers": 4, "n_heads": 8, "head_dim": 8}
 PCFG_OPTIM = {"name": "adamw", "beta2": 0.95}
@@ -199,13 +219,17 @@ def _task_args(d: dict, a: argparse.Namespace) -> None:
 def _parse_seeds(text: str) -> list[int]:
     text = str(text).strip()
     if "," not in text and text.isdigit():
-        if int(text) < 1:
-            raise ValueError(f"--seeds must be a positive count (e.g. 5) or a comma-separated list of ints; got {text!r}.")
+        if not 1 <= int(text) <= _MAX_SEEDS:
+            raise ValueError(f"--seeds must be a positive count (at most {_MAX_SEEDS}, e.g. 5) or a comma-separated list of "
+                             f"non-negative ints; got {text!r}.")
         return list(range(int(text)))
     try:
-        return [int(s) for s in text.split(",") if s.strip()]
+        seeds = [int(s) for s in text.split(",") if s.strip()]
     except ValueError:
-        raise ValueError(f"--seeds must be a count (e.g. 5) or a comma-separated list of ints; got {text!r}.") from None
+        raise ValueError(f"--seeds must be a count (e.g. 5) or a comma-separated list of non-negative ints; got {text!r}.") from None
+    if not seeds or len(seeds) > _MAX_SEEDS or any(s < 0 for s in seeds):
+        raise ValueError(f"--seeds must be a count (e.g. 5) or a comma-separated list of non-negative ints; got {text!r}.")
+    return seeds
 
 
 def _existing_results(out: Path, cfg, run):

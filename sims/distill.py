@@ -37,6 +37,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from curriculum.folders import output_folder
+from curriculum.resources import check_fits
 from curriculum.transition import first_step_reaching
 
 from parity_theory.validation import check_float, check_int
@@ -46,7 +48,7 @@ from .devices import resolve_device
 from .loop import LoopSpec, Targets, make_optimizer, run_loop
 from .models import build_model
 from .tasks import as_task, soft_targets
-from .train import CheckpointError, TeacherRun, atomic_write_parquet, atomic_write_text
+from .train import CheckpointError, TeacherRun, atomic_write_parquet, atomic_write_text, training_memory_bytes
 
 __all__ = [
     "Strategy", "CE", "OneShot", "Progressive", "KShot", "TwoShot", "make_strategy",
@@ -336,7 +338,13 @@ class StudentResults:
             if not (out / f).is_file():
                 raise FileNotFoundError(f"StudentResults.load: {str(out / f)!r} is missing"
                                         + (" (the run was interrupted: only its curves were saved)." if (out / "curves.parquet").is_file() else "."))
-        rec = json.loads((out / "config.json").read_text()) if (out / "config.json").is_file() else {}
+        try:
+            rec = json.loads((out / "config.json").read_text()) if (out / "config.json").is_file() else {}
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ValueError(f"StudentResults.load: {str(out / 'config.json')!r} is not valid JSON ({exc}).") from None
+        if not isinstance(rec, dict):
+            raise ValueError(f"StudentResults.load: {str(out / 'config.json')!r} is damaged: it holds a JSON "
+                             f"{type(rec).__name__}, not an object.")
         cfg = StudentConfig.from_dict(rec["config"]) if rec.get("config") else None
         meta = {k: v for k, v in rec.items() if k not in ("config", "config_hash", "teacher_dir", "kind", "complete")}
         return cls(pd.read_parquet(out / "results.parquet"), pd.read_parquet(out / "curves.parquet"), cfg,
@@ -444,6 +452,12 @@ class ScheduleTargets(Targets):
             self.scheds[e // self.S][e % self.S].observe(step, float(accuracy[e]))
 
 
+def student_claim(config: StudentConfig, run: TeacherRun) -> dict:
+    """What owns a student output folder (curriculum.folders): the student config and the teacher
+    it learns from (config hash and final step)."""
+    return {"student": config.to_dict(), "teacher_config_hash": config_hash(run.config), "teacher_final_step": run.final_step}
+
+
 def train_students(teacher_run: TeacherRun | str | Path, strategies: Sequence[str | Strategy] | None = None,
                    config: StudentConfig | None = None, device: str | torch.device = "auto",
                    progress: bool = True, manual_backward: bool = True,
@@ -455,11 +469,21 @@ def train_students(teacher_run: TeacherRun | str | Path, strategies: Sequence[st
     StudentResults (.summary, .curves). Deterministic on CPU for a given config. ``out_dir``: also
     save the results there (:meth:`StudentResults.save`); if training stops early (an error or an
     interrupt) the curves so far are saved there as curves.parquet with ``"complete": false``.
+    ``out_dir`` is typed, locked and claimed first (curriculum.folders.output_folder): a folder of
+    another kind or of another student config / teacher is refused before any work.
     """
     run = teacher_run if isinstance(teacher_run, TeacherRun) else TeacherRun.load(teacher_run)
     cfg = config if config is not None else StudentConfig()
     if not isinstance(cfg, StudentConfig):
         raise TypeError(f"train_students: config must be a StudentConfig; got {type(cfg).__name__}.")
+    if out_dir is None:
+        return _train_students(run, strategies, cfg, device, progress, manual_backward, require_finished, None)
+    with output_folder(out_dir, "student", student_claim(cfg, run)):
+        return _train_students(run, strategies, cfg, device, progress, manual_backward, require_finished, out_dir)
+
+
+def _train_students(run: TeacherRun, strategies, cfg: StudentConfig, device, progress: bool, manual_backward: bool,
+                    require_finished: bool, out_dir) -> StudentResults:
     if require_finished and not run.finished:
         raise CheckpointError(f"train_students: teacher run {str(run.out_dir)!r} is unfinished (last checkpoint {run.final_step} "
                               f"of {run.config.steps}); finish it with train_teacher or pass require_finished=False.")
@@ -482,6 +506,11 @@ def train_students(teacher_run: TeacherRun | str | Path, strategies: Sequence[st
     for row in scheds:
         for sc in ({id(x): x for x in row}).values():
             used |= sc.steps_used(cfg.steps)
+    n_in = task.model_input().n
+    check_fits(training_memory_bytes(n_in, cfg.model, E, cfg.batch, cfg.eval_size)
+               + min(len(used), 8) * training_memory_bytes(n_in, run.config.model, 1, 0, 0) / 16
+               + training_memory_bytes(n_in, run.config.model, E, cfg.batch, cfg.eval_size) / 4,
+               f"distilling {E} students ({K} strategies x {S} seeds, width {cfg.model.width}, batch {cfg.batch})")
     bank = _TeacherBank(run, used, dev)
 
     model = build_model(cfg.model.arch, task.model_input(), cfg.model, E,

@@ -36,6 +36,7 @@ ensemble contract, forward(x float (B, n)) -> logits (E, B, 2)); ``sims.train.Te
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import sys
@@ -50,7 +51,8 @@ import pandas as pd
 
 from curriculum.probe_table import (check_probe_table, curriculum_peak, curriculum_summary,  # noqa: F401
                                     degree_summary)
-from curriculum.artifacts import write_probe_table
+from curriculum.artifacts import config_hash, write_probe_table
+from curriculum.folders import output_folder
 from curriculum.resources import check_fits
 from curriculum.transition import Transition
 from parity_theory.parity import ParityTask, check_generator, check_int
@@ -366,9 +368,18 @@ def cli_main(argv=None) -> int:
     ap.add_argument("--threshold", type=float, default=0.6, help="accuracy threshold of rule 'accuracy'")
     ap.add_argument("--no-center", action="store_true", help="use p instead of p - mean(p)")
     args = ap.parse_args(argv)
+    with contextlib.ExitStack() as stack:
+        return _probe_cli(args, stack)
+
+
+def _probe_cli(args, stack: contextlib.ExitStack) -> int:
     try:
         ensure_writable_dir(args.out, "--out")
         run = _load_run(args.run_dir)
+        claim = {"teacher_config": run.config.to_dict(), "samples": args.samples, "seed": args.seed,
+                 "off_support_per_degree": args.off_per_degree, "center": not args.no_center,
+                 "steps_window": list(args.steps) if args.steps is not None else None}
+        stack.enter_context(output_folder(args.out, "probe", claim))  # locked for the whole run
         # the samples (int8), their float copy for the model, and a few float64 columns per checkpoint
         check_fits(float(args.samples) * (run.task.n * 5 + 64), f"probing {args.samples} samples at n={run.task.n}")
         t0 = time.perf_counter()
@@ -379,7 +390,7 @@ def cli_main(argv=None) -> int:
         probe_config = {"teacher_config": run.config.to_dict(), "samples": args.samples, "seed": args.seed,
                         "off_support_per_degree": args.off_per_degree, "center": not args.no_center,
                         "steps": sorted(int(s) for s in table["step"].unique())}
-        write_probe_table(out, table, probe_config)  # kept even if the choice below fails
+        write_probe_table(out, table, probe_config, claim_hash=config_hash(claim))  # kept even if the choice below fails
         chosen = choose_checkpoint(run, args.rule, table=table, threshold=args.threshold)
     except (ValueError, TypeError, FileNotFoundError) as exc:  # CheckpointError is a ValueError
         print(f"pdistill probe: error: {exc}", file=sys.stderr)

@@ -15,9 +15,12 @@ the one training loop of ``sims.loop`` (labels as targets; this module adds chec
 """
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import shutil
+import sys
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +35,8 @@ from safetensors.torch import load_file, save_file
 from parity_theory.parity import ParityTask
 
 from curriculum import io as _io
+from curriculum.folders import output_folder
+from curriculum.resources import check_fits
 from .config import TeacherConfig, config_hash, derive_seed
 from .data import as_model_input
 from .devices import resolve_device
@@ -46,6 +51,8 @@ __all__ = [
     "atomic_write_text",
     "atomic_write_parquet",
     "CheckpointError",
+    "training_memory_bytes",
+    "verify_checkpoint",
 ]
 
 FORMAT_VERSION = 1
@@ -155,11 +162,67 @@ def list_checkpoints(out_dir: str | Path) -> list[int]:
 
 def _read_json(path: Path, what: str) -> dict:
     try:
-        return json.loads(path.read_text())
+        data = json.loads(path.read_text())
     except FileNotFoundError:
         raise CheckpointError(f"{what}: {str(path)!r} is missing.") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CheckpointError(f"{what}: {str(path)!r} is truncated or not valid JSON ({exc}).") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{what}: {str(path)!r} is damaged: it holds a JSON {type(data).__name__}, not an object.")
+    return data
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+_TENSOR_FILES = ("model.safetensors", "state.safetensors")
+
+
+def verify_checkpoint(ckpt: Path, step: int, cfg_hash: str, files: Sequence[str] = _TENSOR_FILES) -> dict:
+    """The checkpoint's meta.json, checked: an object for ``step``, written by the run whose
+    config hash is ``cfg_hash`` (provenance), and each of ``files`` with the sha256 recorded at
+    writing (integrity). Raises CheckpointError naming the file; returns the meta."""
+    what = f"checkpoint {step}"
+    meta = _read_json(ckpt / "meta.json", what)
+    if meta.get("config_hash") != cfg_hash:
+        raise CheckpointError(f"{what}: {str(ckpt / 'meta.json')!r} belongs to another run (config hash "
+                              f"{str(meta.get('config_hash'))[:12]} != {cfg_hash[:12]}); remove that foreign checkpoint.")
+    if meta.get("step") != step:
+        raise CheckpointError(f"{what}: {str(ckpt / 'meta.json')!r} says step {meta.get('step')!r}, not {step}.")
+    sums = meta.get("sha256")
+    if sums is not None and not isinstance(sums, dict):
+        raise CheckpointError(f"{what}: {str(ckpt / 'meta.json')!r} is damaged: 'sha256' must be an object.")
+    for name in files:
+        if sums is None or name not in sums:
+            continue  # written before content hashes were recorded
+        f = ckpt / name
+        if not f.is_file():
+            raise CheckpointError(f"{what}: {str(f)!r} is missing.")
+        if _sha256(f) != sums[name]:
+            raise CheckpointError(f"{what}: {str(f)!r} is damaged (its sha256 differs from the one recorded when it was written).")
+    return meta
+
+
+def training_memory_bytes(model_input_n: int, model, members: int, batch: int, eval_size: int) -> float:
+    """Rough peak memory (bytes) of training ``members`` models of ModelConfig ``model`` as one
+    ensemble: float32 weights + gradients + two Adam moments (16 bytes per parameter and member),
+    activations of a training batch and of the evaluation set (forward + backward), and the inputs."""
+    n = int(model_input_n)
+    if model.arch == "mlp":
+        w, depth = float(model.width), float(model.depth)
+        params = n * w + (depth - 1) * w * w + (depth + 2) * w + 2
+        acts = depth * w
+    else:
+        d = float(model.n_heads) * float(model.head_dim)
+        params = float(model.n_layers) * (4 + 2 * float(model.mlp_ratio)) * d * d + (n + 4) * d
+        acts = float(model.n_layers) * (n + 1) * d * (6 + float(model.mlp_ratio))
+    E = float(members)
+    return 16.0 * E * params + 4.0 * E * (3 * float(batch) + float(eval_size)) * acts + 4.0 * (float(batch) + float(eval_size)) * n * 2
 
 
 def _load_tensors(path: Path, what: str) -> dict[str, torch.Tensor]:
@@ -205,6 +268,10 @@ class TeacherRun:
         steps = list_checkpoints(out_dir)
         if not steps:
             raise CheckpointError(f"TeacherRun.load: {str(out_dir)!r} holds no complete checkpoint-<step>/ directory.")
+        _refuse_beyond(out_dir, steps, config)
+        h = config_hash(config)
+        for s in steps:  # provenance of every checkpoint (content hashes: when its tensors are read)
+            verify_checkpoint(_ckpt_dir(out_dir, s), s, h, files=())
         hist_path = out_dir / "history.parquet"
         history = pd.read_parquet(hist_path) if hist_path.is_file() else pd.DataFrame(columns=["step", "loss", "accuracy", "train_loss"])
         return cls(out_dir=out_dir, config=config, task=config.task.make_task(), steps=steps, history=history)
@@ -250,9 +317,11 @@ class TeacherRun:
         return {s: self.accuracy_at(s) for s in self.steps}
 
     def state_at(self, step: int) -> dict[str, torch.Tensor]:
-        """The checkpoint's state dict (member dim 1), validated against the run's architecture."""
+        """The checkpoint's state dict (member dim 1), validated against the run's architecture,
+        configuration hash and the recorded sha256 of model.safetensors."""
         step = self._check_step(step)
         self.meta(step)
+        verify_checkpoint(self.checkpoint_dir(step), step, config_hash(self.config), files=("model.safetensors",))
         return _load_tensors(self.checkpoint_dir(step) / "model.safetensors", f"checkpoint {step}")
 
     def load_ensemble(self, steps: Sequence[int], device: str | torch.device = "auto",
@@ -310,8 +379,9 @@ def _prepare_dir(out_dir: Path, cfg: TeacherConfig) -> None:
         atomic_write_text(path, json.dumps(_config_record(cfg), indent=2, sort_keys=True))
 
 
-def _is_finished(out_dir: Path, cfg: TeacherConfig) -> bool:
-    return cfg.steps in list_checkpoints(out_dir) and (out_dir / "history.parquet").is_file()
+def _is_finished(out_dir: Path, cfg: TeacherConfig, good: Sequence[int] | None = None) -> bool:
+    steps = list_checkpoints(out_dir) if good is None else good
+    return cfg.steps in steps and (out_dir / "history.parquet").is_file()
 
 
 def train_teacher(config: TeacherConfig, out_dir: str | Path, device: str | torch.device = "auto",
@@ -340,12 +410,58 @@ def _train_group(cfgs: list[TeacherConfig], dirs: list[Path], device, progress: 
     for c in cfgs:
         if c.replace(seed=0) != base:
             raise ValueError("train_teachers: all members must share the config except the seed.")
-    for c, d in zip(cfgs, dirs):
-        _prepare_dir(d, c)
-    todo = [i for i, (c, d) in enumerate(zip(cfgs, dirs)) if not _is_finished(d, c)]
-    if todo:
-        _run_members([cfgs[i] for i in todo], [dirs[i] for i in todo], resolve_device(device), progress, manual)
-    return [TeacherRun.load(d) for d in dirs]
+    task = as_task(cfgs[0].task)
+    check_fits(training_memory_bytes(task.model_input().n, cfgs[0].model, len(cfgs), cfgs[0].batch, cfgs[0].eval_size),
+               f"training {len(cfgs)} teacher(s) (width {cfgs[0].model.width}, batch {cfgs[0].batch})")
+    with contextlib.ExitStack() as stack:
+        for c, d in zip(cfgs, dirs):  # every folder typed, locked and claimed before any work
+            stack.enter_context(output_folder(d, "teacher", c.to_dict()))
+        for c, d in zip(cfgs, dirs):
+            _prepare_dir(d, c)
+        good = [_good_steps(d, c) for c, d in zip(cfgs, dirs)]
+        todo = [i for i, (c, d) in enumerate(zip(cfgs, dirs)) if not _is_finished(d, c, good[i])]
+        if todo:
+            _run_members([cfgs[i] for i in todo], [dirs[i] for i in todo], resolve_device(device), progress, manual,
+                         [good[i] for i in todo])
+        return [TeacherRun.load(d) for d in dirs]
+
+
+def _refuse_beyond(out_dir: Path, steps: Sequence[int], cfg: TeacherConfig) -> None:
+    beyond = [s for s in steps if s > cfg.steps]
+    if beyond:
+        raise CheckpointError(f"{str(_ckpt_dir(out_dir, beyond[0]))!r} lies beyond the run's {cfg.steps} steps: "
+                              "not a checkpoint of this run; remove it.")
+
+
+def _good_steps(out_dir: Path, cfg: TeacherConfig) -> list[int]:
+    """The checkpoints of ``out_dir`` a resume may rely on: every checkpoint before the first
+    damaged one (meta.json unreadable or a tensor file whose sha256 differs). Damaged checkpoints
+    are moved aside (``checkpoint-<step>.damaged``) so they are recomputed; a checkpoint of
+    another run, or beyond the configured steps, is an error naming it."""
+    steps = list_checkpoints(out_dir)
+    _refuse_beyond(out_dir, steps, cfg)
+    h = config_hash(cfg)
+    good: list[int] = []
+    for s in steps:
+        ckpt = _ckpt_dir(out_dir, s)
+        try:
+            meta = verify_checkpoint(ckpt, s, h)
+            if not isinstance(meta.get("sha256"), dict):  # no content hashes recorded: at least read the tensors
+                for name in _TENSOR_FILES:
+                    _load_tensors(ckpt / name, f"checkpoint {s}")
+        except CheckpointError as exc:
+            if "belongs to another run" in str(exc):
+                raise
+            aside = ckpt.with_name(ckpt.name + ".damaged")
+            i = 1
+            while aside.exists():
+                aside, i = ckpt.with_name(f"{ckpt.name}.damaged-{i}"), i + 1
+            os.replace(ckpt, aside)
+            print(f"train_teacher: {exc} Moved it to {aside.name}; recomputing from step {good[-1] if good else 0}.",
+                  file=sys.stderr)
+            break
+        good.append(s)
+    return good
 
 
 def _load_resume_point(cfgs: list[TeacherConfig], dirs: list[Path], start: int):
@@ -365,13 +481,16 @@ def _load_resume_point(cfgs: list[TeacherConfig], dirs: list[Path], start: int):
     return ms, ss, hists
 
 
-def _run_members(cfgs: list[TeacherConfig], dirs: list[Path], dev: torch.device, progress: bool, manual: bool) -> None:
+def _run_members(cfgs: list[TeacherConfig], dirs: list[Path], dev: torch.device, progress: bool, manual: bool,
+                 good: list[Sequence[int]] | None = None) -> None:
     """Train (or resume) the teachers ``cfgs`` (equal but for the seed) as one ensemble through
-    ``sims.loop.run_loop``, writing checkpoints and history into ``dirs``."""
+    ``sims.loop.run_loop``, writing checkpoints and history into ``dirs``. ``good``: the verified
+    checkpoints of each dir (default: every complete-looking one)."""
     cfg0 = cfgs[0]
     E = len(cfgs)
     task = as_task(cfg0.task)
-    common = set.intersection(*[set(list_checkpoints(d)) for d in dirs])  # resume point: the last step all have
+    good = good if good is not None else [list_checkpoints(d) for d in dirs]
+    common = set.intersection(*[set(g) for g in good])  # resume point: the last verified step all have
     start = max(common) if common else None
 
     model = build_model(cfg0.model.arch, task.model_input(), cfg0.model, E,
@@ -413,6 +532,9 @@ def _run_members(cfgs: list[TeacherConfig], dirs: list[Path], dev: torch.device,
             def fill(tmp: Path, tensors=tensors, extra=extra, meta=meta):
                 save_file(tensors, str(tmp / "model.safetensors"), metadata={"arch": meta["arch"], "step": str(step)})
                 save_file(extra, str(tmp / "state.safetensors"))
+                for name in _TENSOR_FILES:
+                    os.chmod(tmp / name, _io.umask_mode())  # safetensors creates 0600; checkpoints are ordinary files
+                meta = dict(meta, sha256={name: _sha256(tmp / name) for name in _TENSOR_FILES})
                 (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
 
             _atomic_dir(_ckpt_dir(d, step), fill, _CKPT_FILES)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -59,10 +60,16 @@ def test_teacher_and_student_cli(tmp_path, capsys):
     assert student_main(argv) == 0
     assert "already holds these results" in capsys.readouterr().out
     assert (sdir / "results.parquet").stat().st_mtime_ns == before
-    changed = [v if v != "100" else "120" for v in argv]  # --steps 120: a different config retrains
-    assert student_main(changed) == 0
-    assert "already holds" not in capsys.readouterr().out
-    assert pd.read_parquet(sdir / "curves.parquet").step.max() == 120
+    # --steps 120: a different config is refused before any work (the folder holds the other run's
+    # results), and succeeds in a folder of its own
+    changed = [v if v != "100" else "120" for v in argv]
+    assert student_main(changed) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(sdir) in err and "student run of a different configuration" in err
+    assert (sdir / "results.parquet").stat().st_mtime_ns == before
+    other = [v if v != str(sdir) else str(sdir) + "-120" for v in changed]
+    assert student_main(other) == 0
+    assert pd.read_parquet(Path(str(sdir) + "-120") / "curves.parquet").step.max() == 120
 
 
 def test_cli_config_file_flags_override_and_errors(tmp_path, capsys):

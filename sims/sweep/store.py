@@ -21,7 +21,6 @@ job is gone; or the runner was stopped by a signal and marked it), ``running`` (
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import socket
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from curriculum import io as _io
+from curriculum.folders import LOCK_NAME, FolderInUseError, folder_lock  # DIR/.lock: held by the one `sweep run`
 from .spec import SweepSpec, SweepSpecError, Unit
 
 __all__ = [
@@ -45,7 +45,6 @@ __all__ = [
     "slurm_job_states",
 ]
 
-LOCK_NAME = ".lock"  # DIR/.lock: held (flock) by the one `sweep run` working on the folder
 _ALIVE_SLURM = {"PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED", "REQUEUED", "RESIZING", "REQUEUE_HOLD", "REQUEUE_FED", "SIGNALING", "STAGE_OUT"}
 
 
@@ -228,27 +227,11 @@ class SweepFolder:
         A second runner fails at once with a message naming the holder (pid, host, start); the lock
         of a dead process is released by the kernel, so it is simply taken over."""
         self._ensure_dir()
-        path = self.root / LOCK_NAME
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise SweepSpecError(f"output folder {str(self.root)!r} is not writable ({path}: {exc.strerror or exc}).") from None
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = read_json(path) or {}
-                since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(holder["started"])) if isinstance(holder.get("started"), (int, float)) else "unknown time"
-                raise SweepSpecError(
-                    f"sweep folder {str(self.root)!r} is in use: another `pdistill sweep run` (pid {holder.get('pid', '?')} "
-                    f"on {holder.get('host', '?')}, since {since}) holds its lock {path}; wait for it to finish or stop it."
-                ) from None
-            me = {**owner_identity(), "started": time.time(), "argv": sys.argv}
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, json.dumps(me).encode(), 0)
-            yield
-        finally:
-            os.close(fd)  # releases the flock
+            with folder_lock(self.root, "sweep", command="pdistill sweep run"):
+                yield
+        except FolderInUseError as exc:
+            raise SweepSpecError(str(exc)) from None
 
     def _ensure_dir(self) -> None:
         root = self.root
