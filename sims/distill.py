@@ -476,6 +476,8 @@ def train_students(teacher_run: TeacherRun | str | Path, strategies: Sequence[st
     cfg = config if config is not None else StudentConfig()
     if not isinstance(cfg, StudentConfig):
         raise TypeError(f"train_students: config must be a StudentConfig; got {type(cfg).__name__}.")
+    # the strategy "two_shot" by name without a step: the toolkit's default (the steepest loss drop)
+    cfg = with_two_shot_checkpoint(cfg, run, strategies if strategies is not None else None)
     if out_dir is None:
         return _train_students(run, strategies, cfg, device, progress, manual_backward, require_finished, None)
     with output_folder(out_dir, "student", student_claim(cfg, run)):

@@ -293,3 +293,18 @@ def test_interrupted_students_keep_their_curves(small_teacher, tmp_path, monkeyp
     pd.testing.assert_frame_equal(full.curves[full.curves.step <= 50].reset_index(drop=True), curves)
     assert json.loads((tmp_path / "s" / "config.json").read_text())["complete"] is True
     pd.testing.assert_frame_equal(StudentResults.load(tmp_path / "s").summary, full.summary)
+
+
+def test_two_shot_by_name_gets_the_default_checkpoint_in_python_too(tmp_path):
+    """train_students(run, None, cfg) with "two_shot" and no step: the steepest loss drop, as on the CLI."""
+    from curriculum.transition import Transition
+    from sims.config import StudentConfig, TeacherConfig
+    from sims.distill import train_students
+    from sims.train import train_teacher
+
+    run = train_teacher(TeacherConfig(task={"n": 12, "k": 2}, model={"width": 64}, steps=300, ckpt_every=50,
+                                      eval_every=50, eval_size=512), tmp_path / "t", device="cpu", progress=False)
+    res = train_students(run, None, StudentConfig(model={"width": 8}, steps=100, eval_every=50, eval_size=256,
+                                                  seeds=(0,), strategies=("ce", "two_shot")), device="cpu", progress=False)
+    assert set(res.summary["strategy"]) == {"ce", "two_shot"}
+    assert res.config.two_shot_checkpoint == Transition.from_history(run.history).mid_checkpoint(run.steps)
