@@ -4,8 +4,6 @@ the registered config round-trips and caches, bad input is a clear error, and a 
 run on a tiny corpus beats the unigram baseline."""
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import torch
@@ -18,28 +16,11 @@ from sims.text import mlm_batch  # noqa: E402
 
 torch.set_num_threads(1)
 
-PAIRS = [("red", "apple"), ("blue", "sky"), ("green", "grass"), ("old", "king"), ("dark", "night"),
-         ("sweet", "love"), ("cold", "stone"), ("fair", "lady")]
-
-
-def write_pairs_corpus(folder, docs: int = 60, pairs_per_doc: int = 40, seed: int = 0):
-    """JSONL records of random two-word phrases: the first word of a phrase determines the second
-    and vice versa, so a model that reads the unmasked neighbour predicts far better than the
-    unigram distribution over the 16 words."""
-    rng = np.random.default_rng(seed)
-    path = folder / "pairs.jsonl"
-    with open(path, "w") as f:
-        for _ in range(docs):
-            words = [" ".join(PAIRS[i]) for i in rng.integers(0, len(PAIRS), pairs_per_doc)]
-            f.write(json.dumps({"text": " ".join(words) + "."}) + "\n")
-    return path
-
-
 @pytest.fixture(scope="module")
-def pairs_config(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("pairs")
-    return TextTaskConfig(corpus=str(write_pairs_corpus(folder)), vocab_size=400, window=16, eval_fraction=0.2,
-                          cache_dir=str(folder / "cache"))
+def pairs_config(pairs_corpus, tmp_path_factory):
+    """The pairs corpus of conftest.py: V <= 400 (every word one token), T = 16, 20% of records held out."""
+    return TextTaskConfig(corpus=str(pairs_corpus), vocab_size=400, window=16, eval_fraction=0.2,
+                          cache_dir=str(tmp_path_factory.mktemp("text-cache")))
 
 
 def test_batches_are_mlm_batches_of_seed_and_step_and_resume(pairs_config):

@@ -222,9 +222,12 @@ class TextTaskConfig(ConfigBase):
         from ..pcfg import MaskingConfig
         from ..text import cached_tokenizer, cached_windows
 
-        train, held_out = self.corpora()
-        folder = self.cache_folder()
-        tok = cached_tokenizer(train, folder / "tokenizer", self.tokenizer_settings())
-        wt = cached_windows(train, tok, folder / "windows-train", self.window)
-        we = cached_windows(held_out, tok, folder / "windows-eval", self.window)
+        try:
+            train, held_out = self.corpora()
+            folder = self.cache_folder()
+            tok = cached_tokenizer(train, folder / "tokenizer", self.tokenizer_settings())
+            wt = cached_windows(train, tok, folder / "windows-train", self.window)
+            we = cached_windows(held_out, tok, folder / "windows-eval", self.window)
+        except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:  # unreadable corpus or cache
+            raise ValueError(f"TextTaskConfig: cannot read or write {exc.filename!r} ({exc.strerror}).") from exc
         return TextTask(wt, we, tok, MaskingConfig(self.mask_rate, self.mask_frac, self.random_frac))
