@@ -47,8 +47,8 @@ from curriculum.transition import Transition, loss_phases, snap_to_checkpoint
 from . import _runs
 from ._claims import ClaimResult, Context, fmt, median_ci
 
-__all__ = ["main", "pcfg_configs", "unigram_loss", "phases_verdict", "ngram_verdict", "two_shot_verdict",
-           "UNIGRAM_MARGIN"]
+__all__ = ["main", "pcfg_configs", "sequence_claims", "unigram_loss", "phases_verdict", "ngram_verdict",
+           "two_shot_verdict", "UNIGRAM_MARGIN", "PCFG_CLAIMS"]
 
 UNIGRAM_MARGIN = 0.05  # nats above the unigram loss where the flat phase may start
 
@@ -133,13 +133,32 @@ def _final_losses(summary: pd.DataFrame) -> pd.DataFrame:
     return summary.pivot_table(index="seed", columns="strategy", values="final_loss", aggfunc="first")
 
 
+# The paper's statements of the three claims (docs/paper.md §5), per setting: claim and claimed text.
+PCFG_CLAIMS = {
+    "phases": ("the MLM teacher's loss has three phases: flat (at the unigram level), a sharp drop, a slow decay",
+               "figure: flat ≈1.03 over 0–0.6k steps, sharp drop 0.6k–2k, slow decay 2k–8k (cfg3b, 32 heads)"),
+    "ngram": ("the teacher's dependence on 3-grams (median M_robust) peaks inside the sharp loss drop and falls after it",
+              "M_robust(3-gram) peaks ≈0.6–0.7 in the middle of phase 2 and is ≈5e-5 at the end"),
+    "two_shot": (("2-shot from the mid-drop checkpoint gives a better student at a fixed budget than one-shot and CE, and "
+                  "better than 2-shot from a checkpoint in phase 1 or phase 3"),
+                 ("2-shot final accuracy by first checkpoint: 0.4k ≈0.85, 1k ≈0.925 (best), 2k ≈0.90, 8k (one-shot) ≈0.87; "
+                  "at 2k student steps progressive 0.805, one-shot 0.77, CE 0.745")),
+}
+
+
 def main(argv: Sequence[str] | None = None, ctx: Context | None = None) -> list[ClaimResult]:
     ctx = ctx or Context.from_argv(argv, "check_pcfg", __doc__.splitlines()[0])
+    return sequence_claims(ctx, pcfg_configs(ctx), "pcfg", PCFG_CLAIMS)
+
+
+def sequence_claims(ctx: Context, cfg: dict, setting: str, texts: dict) -> list[ClaimResult]:
+    """The three claims of a masked-LM setting ("pcfg" or "text"), named ``<setting>_phases``,
+    ``<setting>_ngram``, ``<setting>_two_shot``, by the quantities and verdict rules of the module
+    docstring; ``cfg`` as :func:`pcfg_configs` returns it, ``texts[claim] = (claim, claimed)``."""
     from sims.distill import CE, OneShot, Progressive, TwoShot
     from sims.pcfg_probe import ngram_table, plot_phases
     from sims.tasks import as_task
 
-    cfg = pcfg_configs(ctx)
     t0 = time.perf_counter()
     run = _runs.get_teacher(ctx, cfg["teacher"])
     t_teacher = time.perf_counter() - t0
@@ -154,9 +173,7 @@ def main(argv: Sequence[str] | None = None, ctx: Context | None = None) -> list[
     v1 = phases_verdict(phases)
     pd_ = phases.to_dict()
     res = [ClaimResult(
-        name="pcfg_phases",
-        claim="the MLM teacher's loss has three phases: flat (at the unigram level), a sharp drop, a slow decay",
-        claimed="figure: flat ≈1.03 over 0–0.6k steps, sharp drop 0.6k–2k, slow decay 2k–8k (cfg3b, 32 heads)",
+        name=f"{setting}_phases", claim=texts["phases"][0], claimed=texts["phases"][1],
         measured=(f"flat {phases.flat}, drop {phases.drop}, slow {phases.slow}; rates per 1k steps "
                   f"{1e3 * phases.flat_rate:.3f} / {1e3 * phases.drop_rate:.3f} / {1e3 * phases.slow_rate:.3f}"),
         ratio=(phases.drop_rate / max(phases.flat_rate, phases.slow_rate, 1e-12)), verdict=v1,
@@ -170,20 +187,18 @@ def main(argv: Sequence[str] | None = None, ctx: Context | None = None) -> list[
 
     # ---- claim 2: M_robust(3) peaks in the drop and falls after it
     t1 = time.perf_counter()
-    ngram = ctx.memoize("pcfg-ngram:" + run.config.hash(), lambda: ngram_table(run, device="cpu", **cfg["probe"]))
+    ngram = ctx.memoize(f"{setting}-ngram:" + run.config.hash(), lambda: ngram_table(run, device="cpu", **cfg["probe"]))
     rob = ngram[(ngram.kind == "robust") & (ngram.span == 3)].sort_values("step").reset_index(drop=True)
     ipk = int(rob["median"].idxmax())
     peak_step, peak = int(rob.step[ipk]), float(rob["median"][ipk])
     last = float(rob["median"].iloc[-1])
     peak_phase = phases.phase_of(peak_step) if peak_step >= ignore_before else "flat"
     v2 = ngram_verdict(peak_phase, peak, last)
-    fig1 = ctx.figure_path("pcfg_phases.png")
+    fig1 = ctx.figure_path(f"{setting}_phases.png")
     ctx.out.mkdir(parents=True, exist_ok=True)
     plot_phases(hist, ngram, fig1, phases)
     res.append(ClaimResult(
-        name="pcfg_ngram",
-        claim="the teacher's dependence on 3-grams (median M_robust) peaks inside the sharp loss drop and falls after it",
-        claimed="M_robust(3-gram) peaks ≈0.6–0.7 in the middle of phase 2 and is ≈5e-5 at the end",
+        name=f"{setting}_ngram", claim=texts["ngram"][0], claimed=texts["ngram"][1],
         measured=f"peak {peak:.3f} at step {peak_step} (phase {peak_phase}); final {last:.3f} (step {final})",
         ratio=last / peak if peak > 0 else None, verdict=v2, seeds=(cfg["teacher"].seed,),
         wall_s=time.perf_counter() - t1, figures=(str(fig1),),
@@ -203,7 +218,7 @@ def main(argv: Sequence[str] | None = None, ctx: Context | None = None) -> list[
     firsts = sorted({mid, flat_ckpt, slow_ckpt})
     strategies = [CE(), OneShot(), Progressive(interval=base.progressive_interval)] + [
         TwoShot(name=f"two_shot@{s}", checkpoint=int(s)) for s in firsts]
-    summary, curves = _runs.get_students(ctx, run, base.replace(strategies=("ce",)), label="pcfg students",
+    summary, curves = _runs.get_students(ctx, run, base.replace(strategies=("ce",)), label=f"{setting} students",
                                          strategies=strategies)
     fl = _final_losses(summary)
     ref = fl[f"two_shot@{mid}"]
@@ -214,7 +229,7 @@ def main(argv: Sequence[str] | None = None, ctx: Context | None = None) -> list[
         med, lo, hi = median_ci(diff, np.random.default_rng(len(d)))
         d[key] = dict(per_seed=diff.round(4).tolist(), median=med, lo=lo, hi=hi)
     v3 = two_shot_verdict(d, flat_is_mid=flat_ckpt == mid, slow_is_mid=slow_ckpt == mid)
-    fig2 = _student_figure(curves, ctx.figure_path("pcfg_students.png"))
+    fig2 = _student_figure(curves, ctx.figure_path(f"{setting}_students.png"), f"{setting.upper()} students")
     lines = ["| student | final loss per seed | median | d = loss − 2-shot@mid: median [90% bootstrap] |", "|---|---|---|---|"]
     for col in fl.columns:
         key = next((k for k, c in (("one_shot", "one_shot"), ("ce", "ce"), ("progressive", "progressive"),
@@ -222,11 +237,7 @@ def main(argv: Sequence[str] | None = None, ctx: Context | None = None) -> list[
         dd = f"{d[key]['median']:+.4f} [{d[key]['lo']:+.4f}, {d[key]['hi']:+.4f}]" if key and col != f"two_shot@{mid}" else "–"
         lines.append(f"| {col} | {fmt(fl[col].round(4).tolist())} | {fl[col].median():.4f} | {dd} |")
     res.append(ClaimResult(
-        name="pcfg_two_shot",
-        claim=("2-shot from the mid-drop checkpoint gives a better student at a fixed budget than one-shot and CE, and "
-               "better than 2-shot from a checkpoint in phase 1 or phase 3"),
-        claimed=("2-shot final accuracy by first checkpoint: 0.4k ≈0.85, 1k ≈0.925 (best), 2k ≈0.90, 8k (one-shot) ≈0.87; "
-                 "at 2k student steps progressive 0.805, one-shot 0.77, CE 0.745"),
+        name=f"{setting}_two_shot", claim=texts["two_shot"][0], claimed=texts["two_shot"][1],
         measured=(f"median final loss: 2-shot@{mid} {ref.median():.4f}, one-shot {fl['one_shot'].median():.4f}, "
                   f"CE {fl['ce'].median():.4f}, progressive {fl['progressive'].median():.4f}, "
                   f"2-shot@{flat_ckpt} (flat) {fl[f'two_shot@{flat_ckpt}'].median():.4f}, "
@@ -244,13 +255,16 @@ def _describe(cfg) -> str:
     parts = [f"{m.arch} {m.n_layers} layers x {m.n_heads} heads of {m.head_dim}", f"batch {cfg.batch}",
              f"{cfg.optim.name} lr {cfg.optim.lr:g}"]
     task = getattr(cfg, "task", None)
-    if task is not None:
+    if task is not None and hasattr(task, "grammar"):
         parts.insert(0, f"{task.grammar}" + (f" from {task.start}" if task.start else "") + f", window {task.window}")
+    elif task is not None:
+        parts.insert(0, f"corpus {task.corpus}, {task.tokenizer} V={task.vocab_size}, window {task.window}")
+    if task is not None:
         parts.append(f"{cfg.steps} steps")
     return ", ".join(parts)
 
 
-def _student_figure(curves: pd.DataFrame, path) -> str:
+def _student_figure(curves: pd.DataFrame, path, title: str = "PCFG students") -> str:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -265,7 +279,7 @@ def _student_figure(curves: pd.DataFrame, path) -> str:
     ax.set_xlabel("student step")
     ax.set_ylabel("held-out masked-token loss (median over seeds)")
     ax.legend(fontsize=8)
-    ax.set_title("PCFG students")
+    ax.set_title(title)
     save_figure_atomic(fig, path)
     return str(path)
 

@@ -36,6 +36,7 @@ CHECKS: list[tuple[str, str]] = [
     ("scaling", "paper_checks.check_scaling"),
     ("two_stage", "paper_checks.check_two_stage"),
     ("pcfg", "paper_checks.check_pcfg"),
+    ("text", "paper_checks.check_text"),
 ]
 
 
@@ -120,6 +121,18 @@ def run_plan(ctx: Context, kind: str | None = None) -> list[dict]:
         job("PCFG teacher (BERT, masked LM)", pt.steps, pt.batch * tok, 1, ptp, _tf_activations(pt.model, tok))
         job("PCFG students, CE / one-shot / progressive / 3 x 2-shot", ps.steps, ps.batch * tok, 6 * S, psp,
             _tf_activations(ps.model, tok), extra_params=ptp)
+    if "text" in {name for name, _ in CHECKS}:
+        from .check_text import text_configs
+
+        xc = text_configs(ctx)
+        xt, xs = xc["teacher"], xc["student"]
+        tok = xt.task.window
+        vocab = xt.task.vocab_size + 4  # embedding and output layer: 2 x vocab x d parameters
+        xtp = _tf_params(xt.model.n_heads, xt.model.head_dim, xt.model.n_layers) + 2 * vocab * xt.model.n_heads * xt.model.head_dim
+        xsp = _tf_params(xs.model.n_heads, xs.model.head_dim, xs.model.n_layers) + 2 * vocab * xs.model.n_heads * xs.model.head_dim
+        job("text teacher (BERT, masked LM, built-in corpus)", xt.steps, xt.batch * tok, 1, xtp, _tf_activations(xt.model, tok))
+        job("text students, CE / one-shot / progressive / 3 x 2-shot", xs.steps, xs.batch * tok, 6 * S, xsp,
+            _tf_activations(xs.model, tok), extra_params=xtp)
     return rows
 
 

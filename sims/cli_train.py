@@ -121,7 +121,7 @@ def _fail(prog: str, exc: BaseException) -> int:
 
 def teacher_main(argv: list[str] | None = None) -> int:
     """pdistill teacher: train one teacher (or several seeds as one ensemble) with checkpoints."""
-    p = argparse.ArgumentParser(prog="pdistill teacher", description="Train a teacher (sparse parity, or --task pcfg) with checkpoints checkpoint-<step>/ (resumable).")
+    p = argparse.ArgumentParser(prog="pdistill teacher", description="Train a teacher (sparse parity, --task pcfg or --task text) with checkpoints checkpoint-<step>/ (resumable).")
     p.add_argument("--out", type=Path, required=True, help="run directory (several seeds: DIR/seed-<s>/)")
     p.add_argument("--n", type=int, help="input dimension (default 40)")
     p.add_argument("--k", type=int, help="support size (default 4)")
@@ -131,13 +131,19 @@ def teacher_main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, help="training seed (init + data), default 0")
     p.add_argument("--seeds", help="several seeds trained as one ensemble, e.g. 0,1,2 or a count like 5")
     g = p.add_argument_group("task")
-    g.add_argument("--task", choices=["parity", "pcfg"], help="parity (default) or pcfg (docs/pcfg.md)")
+    g.add_argument("--task", choices=["parity", "pcfg", "text"], help="parity (default), pcfg (docs/pcfg.md) or text (docs/text.md)")
     g.add_argument("--grammar", help="pcfg: builtin grammar (cfg3b, cfg3f) or a rules file (default cfg3b)")
     g.add_argument("--start", help="pcfg: start at this non-terminal (shorter strings), e.g. 16")
-    g.add_argument("--window", type=int, help="pcfg: terminals per input (BOS + W; default 64)")
+    g.add_argument("--window", type=int, help="pcfg: terminals per input (BOS + W; default 64); text: tokens per window (default 128)")
     g.add_argument("--objective", choices=["mlm", "next_token"], help="pcfg: masked (bert) or next-token (gpt) loss")
     g.add_argument("--span-level", type=int, help="pcfg next_token: loss at tokens ending a span at this depth")
-    g.add_argument("--mask-rate", type=float, help="pcfg mlm: fraction of positions selected (default 0.3)")
+    g.add_argument("--mask-rate", type=float, help="pcfg mlm / text: fraction of positions selected (default 0.3)")
+    g.add_argument("--corpus", nargs="+", help="text: 'builtin' (Shakespeare, split by work) or text/JSONL files or folders")
+    g.add_argument("--text-field", help="text: the JSONL field holding the text (default 'text')")
+    g.add_argument("--tokenizer", choices=["bpe", "wordpiece"], help="text: subword tokenizer (default bpe)")
+    g.add_argument("--vocab-size", type=int, help="text: ordinary tokens of the tokenizer (default 8192)")
+    g.add_argument("--eval-fraction", type=float, help="text: share of a user corpus's documents held out (default 0.1)")
+    g.add_argument("--text-cache", type=Path, help="text: tokenizer / windows cache folder (default OUT/text-cache)")
     a = _parse(p, argv)
     try:
         from .config import TeacherConfig
@@ -186,6 +192,7 @@ _MAX_SEEDS = 1_000_000  # more members than any ensemble could train; the memory
 
 
 PCFG_FLAGS = ("grammar", "start", "window", "objective", "span_level", "mask_rate")
+TEXT_FLAGS = ("corpus", "text_field", "tokenizer", "vocab_size", "eval_fraction", "window", "mask_rate")
 PCFG_MODEL = {"arch": "bert", "n_layers": 4, "n_heads": 8, "head_dim": 8}
 PCFG_OPTIM = {"name": "adamw", "beta2": 0.95}
 
@@ -197,6 +204,12 @@ def _task_args(d: dict, a: argparse.Namespace) -> None:
     given_task = dict(d.get("task", {}))
     kind = a.task or given_task.get("kind", "parity")
     pcfg_given = [f"--{f.replace('_', '-')}" for f in PCFG_FLAGS if getattr(a, f) is not None]
+    text_given = [f"--{f.replace('_', '-')}" for f in TEXT_FLAGS + ("text_cache",) if getattr(a, f) is not None]
+    if kind == "text":
+        _text_task_args(d, a, given_task, [f for f in pcfg_given if f.strip("-").replace("-", "_") not in TEXT_FLAGS])
+        return
+    if kind == "pcfg" and (only_text := [f for f in text_given if f.strip("-").replace("-", "_") not in PCFG_FLAGS]):
+        raise ValueError(f"{', '.join(only_text)} need(s) --task text.")
     if kind == "pcfg":
         parity_given = [f"--{f.replace('_', '-')}" for f in ("n", "k", "support_seed", "support") if getattr(a, f)]
         if parity_given:
@@ -212,8 +225,32 @@ def _task_args(d: dict, a: argparse.Namespace) -> None:
             arch = "gpt" if d["task"].get("objective") == "next_token" else "bert"
             d["model"] = {**PCFG_MODEL, "arch": arch, **given}
         d.setdefault("optim", dict(PCFG_OPTIM))
-    elif pcfg_given:
-        raise ValueError(f"{', '.join(pcfg_given)} need(s) --task pcfg.")
+    elif pcfg_given or text_given:
+        raise ValueError(f"{', '.join(pcfg_given or text_given)} need(s) --task pcfg or --task text.")
+
+
+def _text_task_args(d: dict, a: argparse.Namespace, given_task: dict, pcfg_only: list[str]) -> None:
+    """--task text: a text task config (corpus required; cache default OUT/text-cache), the PCFG
+    BERT model and optimizer defaults (docs/paper.md §5)."""
+    parity_given = [f"--{f.replace('_', '-')}" for f in ("n", "k", "support_seed", "support") if getattr(a, f)]
+    if parity_given or pcfg_only:
+        raise ValueError(f"{', '.join(parity_given + pcfg_only)} do(es) not apply to --task text; it takes --corpus, "
+                         f"--text-field, --tokenizer, --vocab-size, --eval-fraction, --window, --mask-rate, --text-cache.")
+    if given_task.get("kind", "text") != "text":
+        given_task = {}
+    d["task"] = {**given_task, "kind": "text"}
+    if a.corpus is not None:
+        d["task"]["corpus"] = a.corpus[0] if len(a.corpus) == 1 else list(a.corpus)
+    if "corpus" not in d["task"]:
+        raise ValueError("--task text needs --corpus: 'builtin' (the Shakespeare corpus) or text / JSONL files or folders.")
+    for f in TEXT_FLAGS[1:]:
+        _put(d, f"task.{f}", getattr(a, f))
+    cache = a.text_cache if a.text_cache is not None else d["task"].get("cache_dir") or a.out / "text-cache"
+    d["task"]["cache_dir"] = str(Path(cache).resolve())
+    if "arch" not in d.get("model", {}):
+        given = {k: v for k, v in d.get("model", {}).items() if k != "width"}
+        d["model"] = {**PCFG_MODEL, "arch": "bert", **given}
+    d.setdefault("optim", dict(PCFG_OPTIM))
 
 
 def _parse_seeds(text: str) -> list[int]:
@@ -293,7 +330,7 @@ def student_main(argv: list[str] | None = None) -> int:
             d["early_stop"] = True
         _model_optim(d, a)
         run = TeacherRun.load(a.teacher)
-        if getattr(run.config.task, "kind", "parity") == "pcfg" and "arch" not in d.get("model", {}):
+        if getattr(run.config.task, "kind", "parity") in ("pcfg", "text") and "arch" not in d.get("model", {}):
             given = {k: v for k, v in d["model"].items() if k != "width"}  # a narrower student by default
             d["model"] = {**PCFG_MODEL, "arch": run.config.model.arch, "n_heads": 2, **given}
             d.setdefault("optim", dict(PCFG_OPTIM))

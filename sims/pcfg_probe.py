@@ -1,18 +1,20 @@
-"""Probes of PCFG checkpoints (Panigrahi et al., ICLR 2025, §5; docs/paper.md §5, docs/pcfg.md).
+"""Probes of PCFG and text checkpoints (Panigrahi et al., ICLR 2025, §5; docs/paper.md §5, docs/pcfg.md,
+docs/text.md).
 
 * n-gram dependence: M_robust and M_close (``sims.pcfg.ngram_dependence``, the one owner of that
   math) of every checkpoint, with the checkpoint's masked-token distribution as ``predict``:
   softmax of the logits over the vocabulary at every position, (B, T) token ids -> (B, T, V).
-  The probe strings are BOS + the first W terminals of fresh strings from a fixed seed, and the
-  probed positions are drawn once, so every checkpoint is measured on the same positions.
+  The probe strings (``probe_tokens``) are, for PCFG, BOS + the first W terminals of fresh strings
+  from a fixed seed; for text, held-out windows chosen by a fixed seed. The probed positions are
+  drawn once, so every checkpoint is measured on the same positions.
   ``ngram_table`` -> step, span, kind, median, q25, q75, count.
-* non-terminal probe: a linear (multinomial logistic) probe on the frozen last hidden layer
+* non-terminal probe (PCFG only: text has no parse tree): a linear (multinomial logistic) probe on the frozen last hidden layer
   (``EnsembleSequenceTransformer.hidden``, before the final LayerNorm) of the unmasked input
   predicts each terminal's ancestor at depth d (d = 1 .. depth - 1); trained on one set of
   strings (L-BFGS, L2 penalty ``l2`` * ||W||^2), scored on another. ``nt_table`` -> step, level,
   accuracy, majority (the accuracy of always predicting the most frequent ancestor).
-* ``cli_main``: ``pdistill probe RUN_DIR --out OUT`` for a PCFG teacher run (``sims.probe``
-  hands PCFG runs over): ngram.parquet, nt.parquet (unless ``--no-nt``), summary.json and
+* ``cli_main``: ``pdistill probe RUN_DIR --out OUT`` for a PCFG or text teacher run (``sims.probe``
+  hands them over): ngram.parquet, nt.parquet (PCFG, unless ``--no-nt``), summary.json and
   phases.png (the held-out loss with its three phases, ``curriculum.loss_phases``, and the
   median M_robust of 3-grams per checkpoint).
 """
@@ -31,7 +33,7 @@ import torch
 
 from parity_theory.validation import check_int
 
-__all__ = ["model_predictor", "probe_strings", "ngram_table", "nt_table", "linear_probe_accuracy", "plot_phases",
+__all__ = ["model_predictor", "probe_strings", "probe_tokens", "ngram_table", "nt_table", "linear_probe_accuracy", "plot_phases",
            "cli_main", "NGRAM_COLUMNS", "NT_COLUMNS"]
 
 NGRAM_COLUMNS = ["step", "span", "kind", "median", "q25", "q75", "count"]
@@ -58,17 +60,29 @@ def probe_strings(task, count: int, seed: int, labels: bool = False):
     return task.layout.batch(sample.tokens, length=task.seq_len), sample
 
 
+def probe_tokens(task, count: int, seed: int) -> np.ndarray:
+    """(count', T) int64 probe inputs of a sequence task: PCFG ``probe_strings``; text: the held-out
+    windows at the first count' = min(count, N_eval) places of a permutation from ``seed``."""
+    from .tasks import TextTask
+
+    count = check_int(count, "count")
+    if isinstance(task, TextTask):
+        rows = np.random.default_rng(seed).permutation(len(task.eval))[:count]
+        return np.asarray(task.eval.tokens[np.sort(rows)], dtype=np.int64)
+    return probe_strings(task, count, seed)[0]
+
+
 def _steps(run, steps: Sequence[int] | None) -> list[int]:
     return list(run.steps) if steps is None else [run._check_step(s) for s in steps]
 
 
 def ngram_table(run, *, sequences: int = 64, positions_per_sequence: int = 8, spans=(3, 5), seed: int = 0,
                 steps: Sequence[int] | None = None, device="cpu") -> pd.DataFrame:
-    """M_robust / M_close summaries (median, quartiles) per checkpoint of a PCFG teacher run."""
+    """M_robust / M_close summaries (median, quartiles) per checkpoint of a PCFG or text teacher run."""
     from .pcfg import ngram_dependence
 
-    task = _pcfg_task(run)
-    tokens, _ = probe_strings(task, sequences, seed)
+    task = _sequence_task(run)
+    tokens = probe_tokens(task, sequences, seed)
     rows = []
     for step in _steps(run, steps):
         model = run.load_model(step, device)
@@ -138,14 +152,19 @@ def nt_table(run, *, train_sequences: int = 128, test_sequences: int = 64, seed:
     return pd.DataFrame(rows, columns=NT_COLUMNS)
 
 
-def _pcfg_task(run):
-    from .tasks import PCFGTask, as_task
+def _sequence_task(run, kinds=("pcfg", "text")):
+    from .tasks import PCFGTask, TextTask, as_task
 
     task = as_task(run.task)
-    if not isinstance(task, PCFGTask):
-        raise ValueError(f"the PCFG probes need a PCFG teacher run (pdistill teacher --task pcfg); {str(run.out_dir)!r} "
-                         f"holds a {task.name!r} run.")
+    classes = tuple(c for c in (PCFGTask, TextTask) if c.name in kinds)
+    if not isinstance(task, classes):
+        raise ValueError(f"these probes need a teacher run of task {' or '.join(kinds)} (pdistill teacher --task "
+                         f"{kinds[0]}); {str(run.out_dir)!r} holds a {task.name!r} run.")
     return task
+
+
+def _pcfg_task(run):
+    return _sequence_task(run, ("pcfg",))
 
 
 def plot_phases(history: pd.DataFrame, ngram: pd.DataFrame, path, phases=None) -> None:
@@ -186,13 +205,13 @@ def cli_main(argv=None) -> int:
     from curriculum.io import atomic_write_parquet, atomic_write_text, ensure_writable_dir
     from .train import TeacherRun
 
-    ap = argparse.ArgumentParser(prog="pdistill probe", description="n-gram and non-terminal probes of PCFG checkpoints.")
-    ap.add_argument("run_dir", help="a PCFG teacher run directory (pdistill teacher --task pcfg --out DIR)")
+    ap = argparse.ArgumentParser(prog="pdistill probe", description="n-gram (and, for PCFG, non-terminal) probes of PCFG or text checkpoints.")
+    ap.add_argument("run_dir", help="a PCFG or text teacher run directory (pdistill teacher --task pcfg|text --out DIR)")
     ap.add_argument("--out", required=True, help="output directory")
-    ap.add_argument("--sequences", type=int, default=64, help="probe strings for the n-gram measures (default 64)")
+    ap.add_argument("--sequences", type=int, default=64, help="probe strings / held-out text windows for the n-gram measures (default 64)")
     ap.add_argument("--positions", type=int, default=8, help="probed positions per string (default 8)")
     ap.add_argument("--nt-train", type=int, default=128, help="strings to fit the non-terminal probe (default 128)")
-    ap.add_argument("--no-nt", action="store_true", help="skip the non-terminal probe")
+    ap.add_argument("--no-nt", action="store_true", help="skip the non-terminal probe (always skipped for text)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args(argv)
@@ -201,14 +220,14 @@ def cli_main(argv=None) -> int:
             check_int(getattr(args, name), name.replace("_", "-"), owner="pdistill probe")
         ensure_writable_dir(args.out, "--out")
         run = TeacherRun.load(args.run_dir)
-        _pcfg_task(run)
+        task = _sequence_task(run)
         t0 = time.perf_counter()
         ngram = ngram_table(run, sequences=args.sequences, positions_per_sequence=args.positions, seed=args.seed,
                             device=args.device)
         out = Path(args.out)
         atomic_write_parquet(out / "ngram.parquet", ngram)
         nt = None
-        if not args.no_nt:
+        if not args.no_nt and task.name == "pcfg":
             nt = nt_table(run, train_sequences=args.nt_train, test_sequences=max(args.nt_train // 2, 1), seed=args.seed,
                           device=args.device)
             atomic_write_parquet(out / "nt.parquet", nt)

@@ -325,7 +325,7 @@ def _load_run(run_dir: str):
 
 
 def _is_pcfg_run(argv) -> bool:
-    """Whether the first positional argument is a run directory whose config.json names a PCFG task."""
+    """Whether the first positional argument is a run directory whose config.json names a PCFG or text task."""
     args = list(sys.argv[1:] if argv is None else argv)
     first = next((a for a in args if not a.startswith("-")), None)
     cfg = Path(first) / "config.json" if first else None
@@ -336,7 +336,7 @@ def _is_pcfg_run(argv) -> bool:
     except (OSError, ValueError):
         return False
     task = (raw.get("config", raw) or {}).get("task", {}) if isinstance(raw, dict) else {}
-    return isinstance(task, dict) and task.get("kind") == "pcfg"
+    return isinstance(task, dict) and task.get("kind") in ("pcfg", "text")
 
 
 def _window(text: str | None):
@@ -350,8 +350,8 @@ def _window(text: str | None):
 
 def cli_main(argv=None) -> int:
     """pdistill probe RUN_DIR --samples N --out OUT: correlations.parquet + manifest.json (the probe
-    table, curriculum.artifacts), summary.json, probe.png. A PCFG teacher run goes to
-    :func:`sims.pcfg_probe.cli_main` (n-gram and non-terminal probes)."""
+    table, curriculum.artifacts), summary.json, probe.png. A PCFG or text teacher run
+    goes to :func:`sims.pcfg_probe.cli_main` (n-gram and, for PCFG, non-terminal probes)."""
     if _is_pcfg_run(argv):
         from .pcfg_probe import cli_main as pcfg_cli
 

@@ -46,3 +46,26 @@ def _slurm_unreachable() -> str | None:
     if out.returncode != 0 or not out.stdout.strip():
         return f"sinfo failed: {(out.stderr or out.stdout).strip()[:200]}"
     return None
+
+
+TEXT_PAIRS = [("red", "apple"), ("blue", "sky"), ("green", "grass"), ("old", "king"), ("dark", "night"),
+              ("sweet", "love"), ("cold", "stone"), ("fair", "lady")]
+
+
+@pytest.fixture(scope="session")
+def pairs_corpus(tmp_path_factory):
+    """A tiny text corpus (JSONL, field "text", 60 records): random two-word phrases from TEXT_PAIRS,
+    40 per record, closed by a full stop. Each word of a phrase determines the other, so a model
+    that reads the unmasked neighbour predicts a masked word far better than the unigram
+    distribution over the 16 words."""
+    import json
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    path = tmp_path_factory.mktemp("pairs") / "pairs.jsonl"
+    with open(path, "w") as f:
+        for _ in range(60):
+            words = [" ".join(TEXT_PAIRS[i]) for i in rng.integers(0, len(TEXT_PAIRS), 40)]
+            f.write(json.dumps({"text": " ".join(words) + "."}) + "\n")
+    return path

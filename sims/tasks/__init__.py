@@ -1,4 +1,4 @@
-"""Tasks for the ensemble engine: the protocol (base.py) and the tasks built on it (parity.py, pcfg.py).
+"""Tasks for the ensemble engine: the protocol (base.py) and the tasks built on it (parity.py, pcfg.py, text.py).
 
 ``as_task(x)`` turns a task config (sims.config.TaskConfig or any config registered with
 ``sims.config.register_task_config``), a ParityTask or a Task into a Task.
@@ -8,8 +8,9 @@ from __future__ import annotations
 from .base import Batch, BatchStream, ModelInput, Task, soft_targets, soft_xent
 from .parity import SparseParity
 from .pcfg import PCFGTask, PCFGTaskConfig
+from .text import TextTask, TextTaskConfig
 
-__all__ = ["Batch", "BatchStream", "ModelInput", "Task", "SparseParity", "PCFGTask", "PCFGTaskConfig", "soft_targets", "soft_xent", "as_task"]
+__all__ = ["Batch", "BatchStream", "ModelInput", "Task", "SparseParity", "PCFGTask", "PCFGTaskConfig", "TextTask", "TextTaskConfig", "soft_targets", "soft_xent", "as_task"]
 
 
 def as_task(task) -> Task:

@@ -1,0 +1,62 @@
+"""paper_checks/check_text.py: the configs of each scale (builtin corpus, students narrower than the
+teacher), the text claims of the shared quick reproduce run, and (slow) the paper-scale configs for
+a few CPU steps. The verdict rules are check_pcfg's (tested in test_check_pcfg.py)."""
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("tokenizers")
+
+from paper_checks._claims import Context  # noqa: E402
+from paper_checks.check_text import text_configs  # noqa: E402
+from sims.tasks import TextTaskConfig  # noqa: E402
+
+
+def _ctx(tmp_path, quick: bool, scale: str = "cpu") -> Context:
+    return Context(argparse.Namespace(quick=quick, scale=scale, device="cpu", no_progress=True, out=str(tmp_path / "o"),
+                                      cache_dir=str(tmp_path / "c"), seeds=None, threads=1, transformer=True))
+
+
+@pytest.mark.parametrize("quick, scale", [(True, "cpu"), (False, "cpu"), (False, "paper")])
+def test_configs_use_the_builtin_corpus_and_narrower_students(tmp_path, quick, scale):
+    c = text_configs(_ctx(tmp_path, quick, scale))
+    t, s = c["teacher"], c["student"]
+    assert isinstance(t.task, TextTaskConfig) and t.task.corpus == "builtin"
+    assert t.task.cache_dir == str(tmp_path / "c" / "text")
+    assert t.model.arch == s.model.arch == "bert" and s.model.n_heads < t.model.n_heads
+    assert t.steps % t.ckpt_every == 0 and t.steps // t.ckpt_every >= 4   # a checkpoint grid to choose from
+    assert set(s.strategies) == {"ce", "one_shot", "progressive", "two_shot"} and len(s.seeds) >= 3
+
+
+def test_text_claims_in_the_quick_report(claims_by_name, quick_report):
+    for name in ("text_phases", "text_ngram", "text_two_shot"):
+        c = claims_by_name[name]
+        assert c["verdict"] in ("holds", "does not hold", "inconclusive") and c["measured"]
+    assert (quick_report["out"] / "text_phases.png").is_file() and (quick_report["out"] / "text_students.png").is_file()
+    d = claims_by_name["text_two_shot"]["details"]
+    assert {"mid", "flat_ckpt", "slow_ckpt", "d"} <= set(d)
+
+
+@pytest.mark.slow
+def test_paper_scale_text_configs_run_a_few_steps_on_cpu(tmp_path):
+    """--scale paper: V = 8192, windows of 128, 4 layers, 32 (teacher) vs 8 (student) heads of dim 8 —
+    the same shapes trained for 2 steps on a batch of 2 on CPU, then students of every strategy."""
+    from sims.distill import train_students
+    from sims.train import train_teacher
+
+    torch.set_num_threads(1)
+    c = text_configs(_ctx(tmp_path, False, "paper"))
+    t, s = c["teacher"], c["student"]
+    assert (t.model.n_layers, t.model.n_heads, t.model.head_dim, t.task.window, t.task.vocab_size) == (4, 32, 8, 128, 8192)
+    run = train_teacher(t.replace(steps=2, batch=2, ckpt_every=1, eval_every=1, eval_size=4), tmp_path / "t",
+                        device="cpu", progress=False)
+    model = run.load_model(2, "cpu")
+    assert model.d_model == 256 and model.seq_len == 128 and np.isfinite(run.history.loss).all()
+    res = train_students(run, None, s.replace(steps=2, batch=2, eval_every=1, eval_size=4, seeds=(0,),
+                                              two_shot_checkpoint=1, progressive_interval=1),
+                         device="cpu", progress=False)
+    assert len(res.summary) == 4 and np.isfinite(res.summary.final_loss).all()
