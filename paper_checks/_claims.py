@@ -217,6 +217,8 @@ def add_common_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                     help="skip the Transformer acceleration check (about 3 of the default run's 4 minutes on 2 cores)")
     parser.add_argument("--threads", type=_positive_int_arg, default=None,
                         help="torch CPU threads (default: the machine's cores)")
+    parser.add_argument("--text", action="store_true",
+                        help="run the natural-text claims at the CPU scale too (about 30 min on 2 cores; always in --quick)")
     parser.add_argument("--two-stage-grid", choices=("default", "long"), default="default",
                         help="grid of the simulated 2-stage check: default k = 3 (about 15 s), long adds k = 4, 5 (minutes)")
     return parser

@@ -91,6 +91,13 @@ def text_configs(ctx: Context) -> dict:
 
 def main(argv: Sequence[str] | None = None, ctx: Context | None = None) -> list[ClaimResult]:
     ctx = ctx or Context.from_argv(argv, "check_text", __doc__.splitlines()[0])
+    wanted = ctx.quick or ctx.scale == "paper" or bool(getattr(ctx.args, "text", False))
+    if not wanted:  # the CPU-scale text section costs ~30 min on 2 cores: over the report's budget
+        why = ("not run: the CPU-scale text section takes about 30 minutes on 2 cores, over the default report's "
+               "budget; `pdistill reproduce --text` (or `--only text --text`) runs it (docs/text.md)")
+        return [ClaimResult(name=f"text_{key}", claim=claim, claimed=claimed, measured=why, ratio=None,
+                            verdict="inconclusive", seeds=(), wall_s=0.0, notes=why)
+                for key, (claim, claimed) in TEXT_CLAIMS.items()]
     return sequence_claims(ctx, text_configs(ctx), "text", TEXT_CLAIMS)
 
 
