@@ -110,29 +110,29 @@ def run_plan(ctx: Context, kind: str | None = None) -> list[dict]:
         job("Transformer teacher", tt.steps, tt.batch * tok, 1, ttp, _tf_activations(tt.model, tok))
         job("Transformer students, 4 strategies", ts.steps, ts.batch * tok, 4 * S, tsp,
             _tf_activations(ts.model, tok), extra_params=ttp)
-    if "pcfg" in {name for name, _ in CHECKS}:
+    def sequence_jobs(setting: str, teacher, student, tokens: int, vocab: int = 0):
+        """Teacher + the 6 students of a sequence claim; ``vocab`` adds embedding and output layers."""
+        tp_ = _tf_params(teacher.model.n_heads, teacher.model.head_dim, teacher.model.n_layers) \
+            + 2 * vocab * teacher.model.n_heads * teacher.model.head_dim
+        sp2 = _tf_params(student.model.n_heads, student.model.head_dim, student.model.n_layers) \
+            + 2 * vocab * student.model.n_heads * student.model.head_dim
+        job(f"{setting} teacher (BERT, masked LM)", teacher.steps, teacher.batch * tokens, 1, tp_,
+            _tf_activations(teacher.model, tokens))
+        job(f"{setting} students, CE / one-shot / progressive / 3 x 2-shot", student.steps, student.batch * tokens,
+            6 * S, sp2, _tf_activations(student.model, tokens), extra_params=tp_)
+
+    names = {name for name, _ in CHECKS}
+    if "pcfg" in names:
         from .check_pcfg import pcfg_configs
 
         pc = pcfg_configs(ctx)
-        pt, ps = pc["teacher"], pc["student"]
-        tok = pt.task.window + 1
-        ptp = _tf_params(pt.model.n_heads, pt.model.head_dim, pt.model.n_layers)
-        psp = _tf_params(ps.model.n_heads, ps.model.head_dim, ps.model.n_layers)
-        job("PCFG teacher (BERT, masked LM)", pt.steps, pt.batch * tok, 1, ptp, _tf_activations(pt.model, tok))
-        job("PCFG students, CE / one-shot / progressive / 3 x 2-shot", ps.steps, ps.batch * tok, 6 * S, psp,
-            _tf_activations(ps.model, tok), extra_params=ptp)
-    if "text" in {name for name, _ in CHECKS}:
+        sequence_jobs("PCFG", pc["teacher"], pc["student"], pc["teacher"].task.window + 1)
+    if "text" in names:
         from .check_text import text_configs
 
         xc = text_configs(ctx)
-        xt, xs = xc["teacher"], xc["student"]
-        tok = xt.task.window
-        vocab = xt.task.vocab_size + 4  # embedding and output layer: 2 x vocab x d parameters
-        xtp = _tf_params(xt.model.n_heads, xt.model.head_dim, xt.model.n_layers) + 2 * vocab * xt.model.n_heads * xt.model.head_dim
-        xsp = _tf_params(xs.model.n_heads, xs.model.head_dim, xs.model.n_layers) + 2 * vocab * xs.model.n_heads * xs.model.head_dim
-        job("text teacher (BERT, masked LM, built-in corpus)", xt.steps, xt.batch * tok, 1, xtp, _tf_activations(xt.model, tok))
-        job("text students, CE / one-shot / progressive / 3 x 2-shot", xs.steps, xs.batch * tok, 6 * S, xsp,
-            _tf_activations(xs.model, tok), extra_params=xtp)
+        sequence_jobs("text (--text)", xc["teacher"], xc["student"], xc["teacher"].task.window,
+                      vocab=xc["teacher"].task.vocab_size + 4)
     return rows
 
 

@@ -42,9 +42,9 @@ def test_probe_unit_trains_probes_and_reports_every_checkpoint(tmp_path):
         for j in (1, 2):
             assert {f"in_mean_d{j}", f"off_upper_d{j}", f"sampling_floor_d{j}"} <= set(c.columns)
         final = c.iloc[-1]
-        if final["accuracy"] >= 0.99:
-            # a (near) perfect teacher: p = P(chi_S = -1) ~ 1[chi_S = -1], so |E[p chi_S]| ~ 0.5
-            assert final["in_mean_d2"] > 0.4
+        assert final["accuracy"] >= 0.99  # (12, 2) at width 64 learns within 400 steps
+        # a (near) perfect teacher: p = P(chi_S = -1) ~ 1[chi_S = -1], so |E[p chi_S]| ~ 0.5
+        assert final["in_mean_d2"] > 0.4
         summ = df[(df["kind"] == "summary") & (df["seed"] == seed)].set_index("metric")["value"]
         assert {"spikes_d1", "peak_step_d1", "vanishes_d2", "transition_start", "transition_end"} <= set(summ.index)
         assert summ["peak_step_d1"] in set(c.index)

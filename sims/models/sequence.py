@@ -27,7 +27,7 @@ from torch import nn
 from parity_theory.validation import check_int
 
 from . import make_generators
-from .transformer import _INITS, _Block, _lin, _ln, _MemberInit, draw_member
+from .transformer import _INITS, _lin, _ln, _MemberInit, draw_member, install_members
 
 __all__ = ["EnsembleSequenceTransformer"]
 
@@ -69,16 +69,7 @@ class EnsembleSequenceTransformer(nn.Module):
         gens = make_generators(generators, E, owner=_OWNER)
         self.d_model = d = self.n_heads * self.head_dim
         members = [self._draw_member(_MemberInit(g, init, self.n_layers), d, d * self.mlp_ratio) for g in gens]
-        stacked = {k: torch.stack([m[k] for m in members]).to(device=device, dtype=dtype) for k in members[0]}
-        self.tok_emb = nn.Parameter(stacked.pop("tok_emb"))
-        self.pos_emb = nn.Parameter(stacked.pop("pos_emb"))
-        self.blocks = nn.ModuleList()
-        for layer in range(self.n_layers):
-            prefix = f"blocks.{layer}."
-            self.blocks.append(_Block({k[len(prefix):]: stacked.pop(k) for k in list(stacked) if k.startswith(prefix)}))
-        for name in ("lnf_w", "lnf_b", "head_w", "head_b"):
-            self.register_parameter(name, nn.Parameter(stacked.pop(name)))
-        assert not stacked, f"unplaced parameters {sorted(stacked)}"
+        install_members(self, members, self.n_layers, device, dtype)
 
     def _draw_member(self, init: _MemberInit, d: int, dm: int) -> dict[str, torch.Tensor]:
         return draw_member(init, self.vocab, self.seq_len, self.n_layers, d, dm, self.n_classes)

@@ -70,6 +70,21 @@ def transformer_hparams(n, n_layers=1, n_heads=4, head_dim=8, readout="cls", cau
                 mlp_ratio=mlp_ratio, init=init)
 
 
+def install_members(module: nn.Module, members: Sequence[dict], n_layers: int, device, dtype) -> None:
+    """Stack E members' tensors (names as in state_dict) along a new leading axis and place them on
+    ``module``: tok_emb, pos_emb, ``n_layers`` ``_Block``s, lnf_w, lnf_b, head_w, head_b."""
+    stacked = {name: torch.stack([m[name] for m in members]).to(device=device, dtype=dtype) for name in members[0]}
+    module.tok_emb = nn.Parameter(stacked.pop("tok_emb"))
+    module.pos_emb = nn.Parameter(stacked.pop("pos_emb"))
+    module.blocks = nn.ModuleList()
+    for layer in range(n_layers):
+        prefix = f"blocks.{layer}."
+        module.blocks.append(_Block({k[len(prefix):]: stacked.pop(k) for k in list(stacked) if k.startswith(prefix)}))
+    for name in ("lnf_w", "lnf_b", "head_w", "head_b"):
+        module.register_parameter(name, nn.Parameter(stacked.pop(name)))
+    assert not stacked, f"unplaced parameters {sorted(stacked)}"
+
+
 class _MemberInit:
     """Draws one member's tensors from its generator, in a fixed order (PyTorch default or GPT-2 init)."""
 
@@ -198,18 +213,7 @@ class EnsembleTransformer(nn.Module):
         dm = d * self.mlp_ratio
 
         members = [self._draw_member(_MemberInit(g, self.init, self.n_layers), d, dm) for g in gens]
-        stacked = {name: torch.stack([m[name] for m in members]).to(device=device, dtype=dtype) for name in members[0]}
-        self.tok_emb = nn.Parameter(stacked.pop("tok_emb"))
-        self.pos_emb = nn.Parameter(stacked.pop("pos_emb"))
-        self.blocks = nn.ModuleList()
-        for layer in range(self.n_layers):
-            prefix = f"blocks.{layer}."
-            self.blocks.append(_Block({k[len(prefix):]: stacked.pop(k) for k in list(stacked) if k.startswith(prefix)}))
-        self.lnf_w = nn.Parameter(stacked.pop("lnf_w"))
-        self.lnf_b = nn.Parameter(stacked.pop("lnf_b"))
-        self.head_w = nn.Parameter(stacked.pop("head_w"))
-        self.head_b = nn.Parameter(stacked.pop("head_b"))
-        assert not stacked, f"unplaced parameters {sorted(stacked)}"
+        install_members(self, members, self.n_layers, device, dtype)
 
     def _draw_member(self, init: _MemberInit, d: int, dm: int) -> dict[str, torch.Tensor]:
         """One member's tensors, drawn in a fixed order from its generator (names as in state_dict)."""
