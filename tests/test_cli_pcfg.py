@@ -7,20 +7,10 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from pdistill.cli import main as pdistill
 from sims.distill import Progressive
 from sims.train import TeacherRun
-
-torch.set_num_threads(1)
-
-
-@pytest.fixture(autouse=True)
-def _keep_torch_threads():
-    n = torch.get_num_threads()
-    yield
-    torch.set_num_threads(n)
 
 
 TINY = ["--task", "pcfg", "--grammar", "cfg3b", "--start", "16", "--window", "16", "--n-layers", "1", "--n-heads", "2",

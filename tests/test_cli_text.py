@@ -7,21 +7,11 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 pytest.importorskip("tokenizers")
 
 from pdistill.cli import main as pdistill  # noqa: E402
 from sims.train import TeacherRun  # noqa: E402
-
-torch.set_num_threads(1)
-
-
-@pytest.fixture(autouse=True)
-def _keep_torch_threads():
-    n = torch.get_num_threads()
-    yield
-    torch.set_num_threads(n)
 
 
 TINY = ["--task", "text", "--vocab-size", "400", "--window", "16", "--eval-fraction", "0.2", "--n-layers", "1",

@@ -6,23 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
-import torch
 
 from curriculum.transition import Transition
 from pdistill.cli import SUBCOMMANDS
 from sims.cli_train import student_main, teacher_main
 from sims.train import TeacherRun
-
-torch.set_num_threads(1)
-
-
-@pytest.fixture(autouse=True)
-def _keep_torch_threads():
-    """The commands set torch's threads (default: the machine's cores); later tests keep theirs."""
-    n = torch.get_num_threads()
-    yield
-    torch.set_num_threads(n)
 
 
 def test_teacher_and_student_cli(tmp_path, capsys):

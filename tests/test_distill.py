@@ -15,7 +15,6 @@ from sims.distill import (CE, KShot, OneShot, Progressive, TwoShot, distill_targ
 from sims.tasks import soft_xent
 from sims.train import CheckpointError, train_teacher
 
-torch.set_num_threads(1)
 
 GRID = list(range(0, 1201, 100))
 
@@ -91,8 +90,6 @@ def test_one_shot_k_shot_two_shot_ce():
     with pytest.raises(ValueError, match="strategy must be one of"):
         make_strategy("magic")
     assert make_strategy("progressive", StudentConfig(progressive_lookahead=0)).lookahead == 0
-
-
 
 
 # ----------------------------------------------------------------------------- loss

@@ -21,7 +21,7 @@ from curriculum.io import umask_mode
 from sims.cli_train import student_main, teacher_main
 from sims.config import TeacherConfig
 from sims.probe import cli_main as probe_main
-from sims.train import CheckpointError, TeacherRun, train_teacher
+from sims.train import CheckpointError, TeacherRun
 
 REPO = Path(__file__).resolve().parents[1]
 TA = "--n 12 --k 2 --width 32 --steps 200 --ckpt-every 50 --eval-every 50 --eval-size 512 --quiet --threads 1 --device cpu".split()

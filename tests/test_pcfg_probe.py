@@ -7,25 +7,15 @@ import json
 
 import numpy as np
 import pandas as pd
-import pytest
 import torch
 
 from pdistill.cli import main as pdistill
 from sims.config import ModelConfig, OptimConfig, TeacherConfig
 from sims.models.sequence import EnsembleSequenceTransformer
-from sims.pcfg import Grammar, ngram_dependence
+from sims.pcfg import ngram_dependence
 from sims.pcfg_probe import NGRAM_COLUMNS, NT_COLUMNS, model_predictor, ngram_table, nt_table, probe_strings
 from sims.tasks import PCFGTaskConfig
 from sims.train import train_teacher
-
-torch.set_num_threads(1)
-
-
-@pytest.fixture(autouse=True)
-def _keep_torch_threads():
-    n = torch.get_num_threads()
-    yield
-    torch.set_num_threads(n)
 
 
 def _model(task, seed=0):

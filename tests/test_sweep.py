@@ -353,7 +353,6 @@ def test_grid_size_is_the_product_of_axis_lengths(tmp_path_factory, lengths, inn
     assert len({pt["point_id"] for u in units for pt in u.points}) == expected * inner
 
 
-
 # ------------------------------------------------------------------------------------ hardening
 import subprocess  # noqa: E402
 import sys  # noqa: E402

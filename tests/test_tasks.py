@@ -17,8 +17,6 @@ from sims.models import build_model
 from sims.tasks import Batch, BatchStream, ModelInput, SparseParity, Task, as_task, soft_targets, soft_xent
 from sims.tasks.base import evaluate_members
 
-torch.set_num_threads(1)
-
 
 # ----------------------------------------------------------------------------- a second task, one module
 class _BitStream(BatchStream):

@@ -16,7 +16,6 @@ from sims.config import ModelConfig, OptimConfig, TeacherConfig
 from sims.pcfg import Grammar
 from sims.tasks import PCFGTask, PCFGTaskConfig, as_task
 
-torch.set_num_threads(1)
 
 CFG16 = PCFGTaskConfig(grammar="cfg3b", start="16", window=24)
 PAIRS = "S -> P P P P P P\nP -> a b\nP -> c d\n"  # each terminal determines its pair partner

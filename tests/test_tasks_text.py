@@ -14,7 +14,6 @@ from sims.config import ModelConfig, OptimConfig, TeacherConfig  # noqa: E402
 from sims.tasks import TextTask, TextTaskConfig, as_task  # noqa: E402
 from sims.text import mlm_batch  # noqa: E402
 
-torch.set_num_threads(1)
 
 @pytest.fixture(scope="module")
 def pairs_config(pairs_corpus, tmp_path_factory):

@@ -21,7 +21,6 @@ from sims.loop import ensemble_step, make_optimizer, set_lr
 from sims.train import CheckpointError, TeacherRun, train_teacher, train_teachers
 from curriculum.folders import LOCK_NAME
 
-torch.set_num_threads(1)
 
 SMALL = TeacherConfig(task=TaskConfig(n=12, k=3), model=ModelConfig(width=64), steps=300, batch=32,
                       ckpt_every=100, eval_every=50, eval_size=512)
