@@ -218,7 +218,7 @@ def add_common_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=_positive_int_arg, default=None,
                         help="torch CPU threads (default: the machine's cores)")
     parser.add_argument("--text", action="store_true",
-                        help="run the natural-text claims at the CPU scale too (about 30 min on 2 cores; always in --quick)")
+                        help="no effect, kept for old command lines: the natural-text claims always run")
     parser.add_argument("--two-stage-grid", choices=("default", "long"), default="default",
                         help="grid of the simulated 2-stage check: default k = 3 (about 15 s), long adds k = 4, 5 (minutes)")
     return parser

@@ -131,7 +131,7 @@ def run_plan(ctx: Context, kind: str | None = None) -> list[dict]:
         from .check_text import text_configs
 
         xc = text_configs(ctx)
-        sequence_jobs("text (--text)", xc["teacher"], xc["student"], xc["teacher"].task.window,
+        sequence_jobs("text", xc["teacher"], xc["student"], xc["teacher"].task.window,
                       vocab=xc["teacher"].task.vocab_size + 4)
     return rows
 
