@@ -32,13 +32,15 @@ def test_configs_use_the_builtin_corpus_and_narrower_students(tmp_path, quick, s
     assert set(s.strategies) == {"ce", "one_shot", "progressive", "two_shot"} and len(s.seeds) >= 3
 
 
-def test_text_claims_in_the_quick_report(claims_by_name, quick_report):
+def test_text_claims_in_the_quick_report(claims_by_name, quick_report, check_accuracy_details):
     for name in ("text_phases", "text_ngram", "text_two_shot"):
         c = claims_by_name[name]
         assert c["verdict"] in ("holds", "does not hold", "inconclusive") and c["measured"]
     assert (quick_report["out"] / "text_phases.png").is_file() and (quick_report["out"] / "text_students.png").is_file()
     d = claims_by_name["text_two_shot"]["details"]
-    assert {"mid", "flat_ckpt", "slow_ckpt", "d"} <= set(d)
+    assert {"mid", "flat_ckpt", "slow_ckpt", "d", "e", "d_half", "e_half"} <= set(d)
+    s = text_configs(_ctx(quick_report["out"].parent, True))["student"]
+    check_accuracy_details(claims_by_name["text_two_shot"], student_steps=s.steps, eval_every=s.eval_every)
 
 
 @pytest.mark.slow
