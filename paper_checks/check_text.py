@@ -42,7 +42,7 @@ from typing import Sequence
 from ._claims import ClaimResult, Context, fmt
 from .check_pcfg import sequence_claims
 
-__all__ = ["main", "text_configs", "TEXT_CLAIMS"]
+__all__ = ["main", "text_configs", "check_corpus", "TEXT_CLAIMS"]
 
 TEXT_CLAIMS = {
     "phases": ("the BERT teacher's masked-LM loss has a sharp-drop phase between a plateau and a slow decay",
@@ -65,10 +65,15 @@ def text_configs(ctx: Context) -> dict:
     seeds = ctx.seeds
     strategies = ("ce", "one_shot", "progressive", "two_shot")
     cache = str(ctx.cache_dir / "text")
+    corpus, text_field = _corpus_args(ctx)
+
+    def text_task(vocab_size: int, window: int) -> TextTaskConfig:
+        return TextTaskConfig(corpus=corpus, text_field=text_field, vocab_size=vocab_size, window=window, cache_dir=cache)
+
     if ctx.scale == "paper":
         adamw = OptimConfig(name="adamw", lr=1e-3, beta2=0.98, weight_decay=0.01, schedule="warmup_cosine",
                             warmup_frac=0.06)
-        task = TextTaskConfig(corpus="builtin", vocab_size=8192, window=128, cache_dir=cache)
+        task = text_task(vocab_size=8192, window=128)
         teacher = TeacherConfig(task=task, model=ModelConfig(arch="bert", n_layers=4, n_heads=32, head_dim=8),
                                 optim=adamw, steps=24000, batch=256, ckpt_every=1000, eval_every=500, eval_size=1024)
         student = StudentConfig(model=ModelConfig(arch="bert", n_layers=4, n_heads=8, head_dim=8), optim=adamw,
@@ -77,7 +82,7 @@ def text_configs(ctx: Context) -> dict:
         return dict(teacher=teacher, student=student, probe=dict(sequences=256, positions_per_sequence=16))
     adamw = OptimConfig(name="adamw", lr=3e-3, beta2=0.95, schedule="warmup_cosine", warmup_frac=0.02)
     if ctx.quick:
-        task = TextTaskConfig(corpus="builtin", vocab_size=512, window=32, cache_dir=cache)
+        task = text_task(vocab_size=512, window=32)
         teacher = TeacherConfig(task=task, model=ModelConfig(arch="bert", n_layers=1, n_heads=4, head_dim=8),
                                 optim=adamw, steps=80, batch=16, ckpt_every=20, eval_every=20, eval_size=128)
         student = StudentConfig(model=ModelConfig(arch="bert", n_layers=1, n_heads=1, head_dim=8), optim=adamw,
@@ -86,13 +91,44 @@ def text_configs(ctx: Context) -> dict:
         return dict(teacher=teacher, student=student, probe=dict(sequences=8, positions_per_sequence=4))
     # The 2-core default (docs/text.md, "CPU scale"): V = 512 and windows of 32 keep the output layer and the
     # teacher forwards of the 24 student members small enough for the whole section to run in minutes.
-    task = TextTaskConfig(corpus="builtin", vocab_size=512, window=32, cache_dir=cache)
+    task = text_task(vocab_size=512, window=32)
     teacher = TeacherConfig(task=task, model=ModelConfig(arch="bert", n_layers=2, n_heads=4, head_dim=16, init="gpt2"),
                             optim=adamw, steps=1600, batch=32, ckpt_every=100, eval_every=50, eval_size=512)
     student = StudentConfig(model=ModelConfig(arch="bert", n_layers=2, n_heads=1, head_dim=16, init="gpt2"),
                             optim=adamw, steps=300, batch=32, eval_every=25, eval_size=256, seeds=seeds,
                             strategies=strategies, progressive_interval=100)
     return dict(teacher=teacher, student=student, probe=dict(sequences=32, positions_per_sequence=8))
+
+
+def _corpus_args(ctx: Context) -> tuple[str | list[str], str]:
+    """(corpus, text_field) of ctx's arguments: ``--corpus`` paths (one path as a string) or "builtin"."""
+    paths = getattr(ctx.args, "corpus", None)
+    field = getattr(ctx.args, "text_field", None)
+    if not paths:
+        if field is not None:
+            raise ValueError(f"--text-field applies to a --corpus of JSONL files; got --text-field {field!r} without --corpus.")
+        return "builtin", "text"
+    return (paths[0] if len(paths) == 1 else list(paths)), (field if field is not None else "text")
+
+
+def check_corpus(ctx: Context, read: bool = True) -> None:
+    """Validate ``--corpus`` / ``--text-field`` before any work: a ValueError of one line naming the
+    problem (a path that does not exist or cannot be read, a corpus with no text, a train or held-out
+    part smaller than one window, ...). ``read``: also read the corpus, train the tokenizer and
+    encode the windows (cached under the text cache, so the check's own run finds them done);
+    without it only the paths are checked."""
+    teacher = text_configs(ctx)["teacher"]
+    if getattr(ctx.args, "corpus", None) is None:
+        return
+    try:
+        if read:
+            from sims.tasks import as_task
+
+            as_task(teacher.task)
+        else:
+            teacher.task.corpora()
+    except ValueError as exc:
+        raise ValueError("--corpus: " + " ".join(str(exc).split())) from None
 
 
 def main(argv: Sequence[str] | None = None, ctx: Context | None = None) -> list[ClaimResult]:

@@ -277,6 +277,18 @@ def write_report(ctx: Context, results: Sequence[ClaimResult], errors: dict[str,
     write_text_atomic(out / "REPORT.md", "\n".join(lines))
 
 
+def _check_text_args(ctx: Context, only: Sequence[str] | None, read: bool) -> None:
+    """--corpus / --text-field: only with the text check selected, and a readable corpus with text
+    (``check_text.check_corpus``; ``read``: tokenize and encode it too, into the cache). ValueError."""
+    if getattr(ctx.args, "corpus", None) is None and getattr(ctx.args, "text_field", None) is None:
+        return
+    if only and "text" not in only:
+        raise ValueError(f"--corpus and --text-field apply to the text check; --only {','.join(only)} leaves it out.")
+    from .check_text import check_corpus
+
+    check_corpus(ctx, read=read)
+
+
 def main_cli(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``pdistill reproduce``; returns the exit code."""
     parser = argparse.ArgumentParser(
@@ -292,12 +304,14 @@ def main_cli(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(list(argv) if argv is not None else None)
     except SystemExit as e:  # argparse: --help -> 0, bad arguments -> 2
         return int(e.code or 0)
+    only = [s.strip() for s in args.only.split(",") if s.strip()] if args.only else None
     if args.estimate:
         print(paper_scale_estimate())
         return 0
     if args.dry_run:
         try:
             ctx = Context(args)
+            _check_text_args(ctx, only, read=False)
             kind = "gpu" if args.scale == "paper" else "cpu"
             print(f"pdistill reproduce --scale {args.scale} (dry run: nothing is trained)")
             print(format_plan(run_plan(ctx, kind), kind))
@@ -305,17 +319,18 @@ def main_cli(argv: Sequence[str] | None = None) -> int:
             print(f"pdistill reproduce: {e}", file=sys.stderr)
             return 2
         return 0
-    if args.scale == "paper":
-        print(paper_scale_estimate(), flush=True)
-    only = [s.strip() for s in args.only.split(",") if s.strip()] if args.only else None
     try:
         ctx = Context(args)
         ensure_writable_dir(ctx.out, "--out")  # before any work: a bad folder fails in a second, not after the compute
         ensure_writable_dir(ctx.cache_dir, "--cache-dir")
+        _check_text_args(ctx, only, read=False)  # paths first (a second), the corpus's contents below
         if not (only and set(only) <= {"bounds", "two_stage"}):  # these two need no torch
             from sims.devices import resolve_device
 
             resolve_device(args.device)  # fail early and clearly on a bad device
+        _check_text_args(ctx, only, read=True)  # a corpus without text fails before the other checks run
+        if args.scale == "paper":
+            print(paper_scale_estimate(), flush=True)
         t0 = time.perf_counter()
         results, errors = run_checks(ctx, only)
     except ValueError as e:
