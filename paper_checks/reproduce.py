@@ -23,7 +23,7 @@ from curriculum.io import ensure_writable_dir
 from ._claims import ClaimResult, Context, add_common_args, fmt, write_json_atomic, write_text_atomic
 
 __all__ = ["CHECKS", "main_cli", "run_checks", "write_report", "claims_table", "paper_scale_estimate", "run_plan",
-           "format_plan", "COST_MODEL"]
+           "format_plan", "COST_MODEL", "MEASURED_CPU_S"]
 
 # (name, module) in run order: the MLP checks that share the demo teacher first, then the rest.
 CHECKS: list[tuple[str, str]] = [
@@ -51,6 +51,14 @@ COST_MODEL = {  # device kind -> (overhead per step in s, sustained FLOP/s)
     "cpu": (200e-6, 35e9),
 }
 STEP_OVERHEAD_S, GPU_FLOPS = COST_MODEL["gpu"]
+# Jobs whose wall time at the default CPU scale was measured (docs/text.md, "CPU scale": one fresh-cache
+# `pdistill reproduce --only text --threads 1` on the shared 2-core machine); the CPU plan of that
+# scale shows these seconds instead of the cost model's (which misses the text students' softmax over
+# the vocabulary and the teacher forwards of several checkpoints per seed): job name -> seconds.
+MEASURED_CPU_S = {
+    "text teacher (BERT, masked LM)": 56.0,  # tokenizer training and window encoding included
+    "text students, CE / one-shot / progressive / 3 x 2-shot": 160.0,
+}
 
 
 def _mlp_params(n: int, width: int) -> int:
@@ -70,8 +78,9 @@ def _tf_activations(model, tokens: int) -> int:
 
 def run_plan(ctx: Context, kind: str | None = None) -> list[dict]:
     """One row per training job of ``ctx``'s scale: name, steps, batch, members, parameters per
-    member, estimated seconds and peak memory (bytes) under COST_MODEL[kind] (default: "gpu" at
-    --scale paper, "cpu" otherwise). Estimates, not measurements."""
+    member, seconds and peak memory (bytes) estimated under COST_MODEL[kind] (default: "gpu" at
+    --scale paper, "cpu" otherwise), and ``measured``: True where the seconds are MEASURED_CPU_S's
+    (the CPU plan of the default CPU scale on the built-in corpus), not an estimate."""
     from . import _runs
 
     kind = kind or ("gpu" if ctx.scale == "paper" else "cpu")
@@ -81,12 +90,16 @@ def run_plan(ctx: Context, kind: str | None = None) -> list[dict]:
     S = len(s.seeds)
     rows = []
 
+    measured_scale = kind == "cpu" and ctx.scale == "cpu" and not ctx.quick and not getattr(ctx.args, "corpus", None)
+
     def job(name, steps, batch, members, params, activations, extra_params=0, extra_flops=0.0):
         """batch: examples (tokens for sequence models) per step; activations: floats kept per example."""
         secs = steps * (overhead + batch * members * (6 * params + 2 * extra_params) / flops) + extra_flops / flops
+        measured = measured_scale and name in MEASURED_CPU_S
         mem = 16 * params * members + 4 * extra_params + 4 * batch * activations * members
         rows.append(dict(job=name, steps=int(steps), batch=int(batch), members=int(members), params=int(params),
-                         seconds=float(secs), memory_bytes=int(mem)))
+                         seconds=float(MEASURED_CPU_S[name] if measured else secs), memory_bytes=int(mem),
+                         measured=bool(measured)))
 
     n = t.task.n
     tp, sp_ = _mlp_params(n, t.model.width), _mlp_params(n, s.model.width)
@@ -143,12 +156,16 @@ def format_plan(rows: Sequence[dict], kind: str) -> str:
              f"{flops / 1e9:,.0f} GFLOP/s; an estimate, NOT a measurement):",
              f"  {'job':<66} {'steps':>10} {'members':>8} {'params/member':>14} {'time':>9} {'memory':>9}"]
     for r in rows:
+        mark = "*" if r.get("measured") else " "
         lines.append(f"  {r['job']:<66} {r['steps']:>10,} {r['members']:>8} {r['params']:>14,} "
-                     f"{_human_time(r['seconds']):>9} {r['memory_bytes'] / 2**30:>7.2f} GB")
+                     f"{_human_time(r['seconds']):>8}{mark} {r['memory_bytes'] / 2**30:>7.2f} GB")
     total = sum(r["seconds"] for r in rows)
     peak = max((r["memory_bytes"] for r in rows), default=0)
     lines.append(f"  {'total (sequential)':<66} {'':>10} {'':>8} {'':>14} {_human_time(total):>9} "
                  f"{peak / 2**30:>7.2f} GB peak")
+    if any(r.get("measured") for r in rows):
+        lines.append("  * measured, not estimated: wall time of one fresh-cache run on the shared 2-core development "
+                     "machine, 1 torch thread (docs/text.md)")
     return "\n".join(lines)
 
 
