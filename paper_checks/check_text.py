@@ -4,7 +4,9 @@ from the checkpoint chosen in the drop.
 
 Setting: masked language modelling on the built-in corpus (the works of Shakespeare, split by
 whole works; docs/text.md) — books in Early Modern English, about 0.9M words, NOT the paper's
-Wikipedia + Books, so numbers are not the paper's. One BERT-style teacher (``sims.tasks.text``,
+Wikipedia + Books, so numbers are not the paper's — or on the user's corpus (``--corpus PATH...``,
+``--text-field F``: text files, folders, JSONL; split by whole documents), checked by
+:func:`check_corpus` before any work. One BERT-style teacher (``sims.tasks.text``,
 byte-level BPE, windows of T tokens) is trained with a checkpoint grid; students with fewer heads
 are distilled from it, every strategy x seed as one ensemble (paired per seed: same init and data).
 
@@ -31,7 +33,7 @@ Quantities and verdict rules are those of the PCFG setting, by the one owner
       at half the student budget are reported too (no verdict reads them).
 
 Scales: ``--quick`` (CI, seconds once the tokenizer and windows are cached), the default CPU scale
-(2 cores, within 5 minutes with a fresh cache) and ``--scale paper`` (a GPU: a 4-layer BERT of 32 heads of dim 8 over
+(2 cores, within 5 minutes with a fresh cache; part of the default report) and ``--scale paper`` (a GPU: a 4-layer BERT of 32 heads of dim 8 over
 windows of 128, students of 8 heads). The tokenizer and window caches live in
 ``<cache-dir>/text`` (the reproduce teacher cache).
 """

@@ -47,21 +47,9 @@ def test_text_claims_in_the_quick_report(claims_by_name, quick_report, check_acc
 def test_paper_scale_text_configs_run_a_few_steps_on_cpu(tmp_path):
     """--scale paper: V = 8192, windows of 128, 4 layers, 32 (teacher) vs 8 (student) heads of dim 8 —
     the same shapes trained for 2 steps on a batch of 2 on CPU, then students of every strategy."""
-    from sims.distill import train_students
-    from sims.train import train_teacher
-
     torch.set_num_threads(1)
     c = text_configs(_ctx(tmp_path, False, "paper"))
-    t, s = c["teacher"], c["student"]
-    assert (t.model.n_layers, t.model.n_heads, t.model.head_dim, t.task.window, t.task.vocab_size) == (4, 32, 8, 128, 8192)
-    run = train_teacher(t.replace(steps=2, batch=2, ckpt_every=1, eval_every=1, eval_size=4), tmp_path / "t",
-                        device="cpu", progress=False)
-    model = run.load_model(2, "cpu")
-    assert model.d_model == 256 and model.seq_len == 128 and np.isfinite(run.history.loss).all()
-    res = train_students(run, None, s.replace(steps=2, batch=2, eval_every=1, eval_size=4, seeds=(0,),
-                                              two_shot_checkpoint=1, progressive_interval=1),
-                         device="cpu", progress=False)
-    assert len(res.summary) == 4 and np.isfinite(res.summary.final_loss).all()
+    _run_paper_shapes(c, tmp_path)
 
 
 def _user_corpus(folder, documents: int = 120, words: int = 200, seed: int = 0):
@@ -118,19 +106,26 @@ def test_paper_scale_text_configs_run_a_few_steps_on_a_user_corpus(tmp_path):
     windows of 128, 4 layers, 32 vs 8 heads of dim 8) on a small JSONL corpus split by documents,
     checked by ``check_corpus``, trained for 2 steps on a batch of 2 on CPU, then students of every strategy."""
     from paper_checks.check_text import check_corpus
-    from sims.distill import train_students
     from sims.tasks import as_task
-    from sims.train import train_teacher
 
     torch.set_num_threads(1)
     ctx = _ctx(tmp_path, False, "paper")
     ctx.args.corpus, ctx.args.text_field = [str(_user_corpus(tmp_path / "corpus"))], "body"
     check_corpus(ctx)  # reads, tokenizes and encodes into the cache
     c = text_configs(ctx)
+    task = as_task(c["teacher"].task)
+    assert task.tokenizer.from_cache and len(task.eval.tokens) >= 1 and len(task.train.tokens) > len(task.eval.tokens)
+    _run_paper_shapes(c, tmp_path)
+
+
+def _run_paper_shapes(c: dict, tmp_path) -> None:
+    """The --scale paper text configs ``c`` (V = 8192, T = 128, 4 layers, 32 vs 8 heads of dim 8):
+    a teacher for 2 steps on a batch of 2 on CPU, then one student of every strategy for 2 steps."""
+    from sims.distill import train_students
+    from sims.train import train_teacher
+
     t, s = c["teacher"], c["student"]
     assert (t.model.n_layers, t.model.n_heads, t.model.head_dim, t.task.window, t.task.vocab_size) == (4, 32, 8, 128, 8192)
-    task = as_task(t.task)
-    assert task.tokenizer.from_cache and len(task.eval.tokens) >= 1 and len(task.train.tokens) > len(task.eval.tokens)
     run = train_teacher(t.replace(steps=2, batch=2, ckpt_every=1, eval_every=1, eval_size=4), tmp_path / "t",
                         device="cpu", progress=False)
     model = run.load_model(2, "cpu")
