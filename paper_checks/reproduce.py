@@ -80,7 +80,7 @@ def run_plan(ctx: Context, kind: str | None = None) -> list[dict]:
     """One row per training job of ``ctx``'s scale: name, steps, batch, members, parameters per
     member, seconds and peak memory (bytes) estimated under COST_MODEL[kind] (default: "gpu" at
     --scale paper, "cpu" otherwise), and ``measured``: True where the seconds are MEASURED_CPU_S's
-    (the CPU plan of the default CPU scale on the built-in corpus), not an estimate."""
+    (the CPU plan of the default CPU scale, 4 seeds, the built-in corpus), not an estimate."""
     from . import _runs
 
     kind = kind or ("gpu" if ctx.scale == "paper" else "cpu")
@@ -90,7 +90,8 @@ def run_plan(ctx: Context, kind: str | None = None) -> list[dict]:
     S = len(s.seeds)
     rows = []
 
-    measured_scale = kind == "cpu" and ctx.scale == "cpu" and not ctx.quick and not getattr(ctx.args, "corpus", None)
+    measured_scale = (kind == "cpu" and ctx.scale == "cpu" and not ctx.quick and ctx.n_seeds == 4  # as measured
+                      and not getattr(ctx.args, "corpus", None))
 
     def job(name, steps, batch, members, params, activations, extra_params=0, extra_flops=0.0):
         """batch: examples (tokens for sequence models) per step; activations: floats kept per example."""

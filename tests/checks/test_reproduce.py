@@ -207,5 +207,5 @@ def test_cpu_plan_shows_the_measured_text_jobs_and_estimates_the_rest(tmp_path):
     assert set(MEASURED_CPU_S) <= set(rows)
     assert all(rows[j]["measured"] and rows[j]["seconds"] == s for j, s in MEASURED_CPU_S.items())
     assert sum(r["measured"] for r in rows.values()) == len(MEASURED_CPU_S)
-    for other in (plan(quick=True), plan(corpus=[str(tmp_path)]), plan(scale="paper")):
+    for other in (plan(quick=True), plan(corpus=[str(tmp_path)]), plan(scale="paper"), plan(seeds=8)):
         assert not any(r["measured"] for r in other.values())
