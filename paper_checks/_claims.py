@@ -198,7 +198,7 @@ def _positive_int_arg(s: str) -> int:
 
 def add_common_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """--quick, --seeds, --device, --scale cpu|paper, --out, --cache-dir, --no-progress, --[no-]transformer, --threads,
-    --two-stage-grid."""
+    --corpus, --text-field, --two-stage-grid."""
     parser.add_argument("--quick", action="store_true", help="CI scale: everything small (well under a minute)")
     parser.add_argument("--seeds", type=_positive_int_arg, default=None,
                         help="number of student seeds (default: 4 at the CPU scale, 3 in --quick, 3 at --scale paper)")
@@ -218,7 +218,12 @@ def add_common_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=_positive_int_arg, default=None,
                         help="torch CPU threads (default: the machine's cores)")
     parser.add_argument("--text", action="store_true",
-                        help="run the natural-text claims at the CPU scale too (about 30 min on 2 cores; always in --quick)")
+                        help="no effect, kept for old command lines: the natural-text claims always run")
+    parser.add_argument("--corpus", nargs="+", default=None, metavar="PATH",
+                        help="the natural-text claims on your own corpus (text files, folders, JSONL; split by whole "
+                             "documents, docs/text.md) instead of the built-in Shakespeare corpus")
+    parser.add_argument("--text-field", default=None,
+                        help="with --corpus: the JSONL field holding the text (default 'text')")
     parser.add_argument("--two-stage-grid", choices=("default", "long"), default="default",
                         help="grid of the simulated 2-stage check: default k = 3 (about 15 s), long adds k = 4, 5 (minutes)")
     return parser

@@ -20,7 +20,11 @@ per seed the same init and data stream). Quantities:
       unigram level is the steepest, which is not phase 2); flat_ckpt / slow_ckpt = the
       checkpoints nearest the middle of the flat / slow phase;
   d_X = final held-out loss of student X minus that of 2-shot@mid, per seed (> 0: 2-shot@mid is
-      better); median with a 90% bootstrap interval over seeds (``curriculum.compare.median_ci``).
+      better); median with a 90% bootstrap interval over seeds (``curriculum.compare.median_ci``);
+  e_X = a(2-shot@mid) - a_X with a_X the final held-out masked-token accuracy of student X, per
+      seed (> 0: 2-shot@mid is better); median with a 90% bootstrap interval, as for d_X;
+  half budget: loss and accuracy of every student at the evaluation nearest half the student
+      steps, and d_X, e_X there — a second fixed budget, reported only (no verdict reads it).
 
 Verdict rules (written before any run):
   pcfg_phases: holds when ``LossPhases.three_phases`` (flat and slow rates < 1/4 of the drop's);
@@ -29,9 +33,12 @@ Verdict rules (written before any run):
   pcfg_ngram: holds when the M_robust(3) peak lies in the drop phase and the final checkpoint's
       value is <= 1/2 of the peak; does not hold when the peak lies in the flat phase or the final
       value is >= 0.9 of the peak (no fall); else inconclusive.
-  pcfg_two_shot: holds when the intervals of d_one_shot and d_ce lie above 0 and the medians of
-      d_flat (2-shot from flat_ckpt) and d_slow (2-shot from slow_ckpt) are > 0; does not hold
-      when the median of d_one_shot or of d_ce is <= 0; else inconclusive.
+  pcfg_two_shot, loss rule: holds when the intervals of d_one_shot and d_ce lie above 0 and the
+      medians of d_flat (2-shot from flat_ckpt) and d_slow (2-shot from slow_ckpt) are > 0; does
+      not hold when the median of d_one_shot or of d_ce is <= 0; else inconclusive.
+  pcfg_two_shot (the verdict; loss and accuracy): holds when the loss rule holds AND the medians
+      of e_one_shot and e_ce are > 0; does not hold when the loss rule does not hold OR the medians
+      of e_one_shot and e_ce are both < 0; else inconclusive.
 Figures: the teacher's loss with its phases and M_robust(3) per checkpoint; student loss curves.
 """
 from __future__ import annotations
@@ -48,7 +55,7 @@ from . import _runs
 from ._claims import ClaimResult, Context, fmt, median_ci
 
 __all__ = ["main", "pcfg_configs", "sequence_claims", "unigram_loss", "phases_verdict", "ngram_verdict",
-           "two_shot_verdict", "UNIGRAM_MARGIN", "PCFG_CLAIMS"]
+           "two_shot_verdict", "two_shot_loss_verdict", "UNIGRAM_MARGIN", "PCFG_CLAIMS"]
 
 UNIGRAM_MARGIN = 0.05  # nats above the unigram loss where the flat phase may start
 
@@ -105,13 +112,25 @@ def ngram_verdict(peak_phase: str, peak: float, last: float) -> str:
     return "inconclusive"
 
 
-def two_shot_verdict(d: dict, flat_is_mid: bool = False, slow_is_mid: bool = False) -> str:
-    """pcfg_two_shot rule on d[key] = {"median", "lo", "hi"} for keys one_shot, ce, flat, slow
-    (a control checkpoint that coincides with mid is not judged)."""
+def two_shot_loss_verdict(d: dict, flat_is_mid: bool = False, slow_is_mid: bool = False) -> str:
+    """The loss rule of pcfg_two_shot on d[key] = {"median", "lo", "hi"} for keys one_shot, ce, flat,
+    slow (a control checkpoint that coincides with mid is not judged)."""
     if d["one_shot"]["median"] <= 0 or d["ce"]["median"] <= 0:
         return "does not hold"
     if (d["one_shot"]["lo"] > 0 and d["ce"]["lo"] > 0 and (flat_is_mid or d["flat"]["median"] > 0)
             and (slow_is_mid or d["slow"]["median"] > 0)):
+        return "holds"
+    return "inconclusive"
+
+
+def two_shot_verdict(d: dict, e: dict, flat_is_mid: bool = False, slow_is_mid: bool = False) -> str:
+    """pcfg_two_shot verdict (module docstring): the loss rule on ``d`` (:func:`two_shot_loss_verdict`)
+    and the accuracy medians e["one_shot"]["median"], e["ce"]["median"] (e_X = a(2-shot@mid) - a_X)."""
+    loss = two_shot_loss_verdict(d, flat_is_mid, slow_is_mid)
+    e1, e2 = e["one_shot"]["median"], e["ce"]["median"]
+    if loss == "does not hold" or (e1 < 0 and e2 < 0):
+        return "does not hold"
+    if loss == "holds" and e1 > 0 and e2 > 0:
         return "holds"
     return "inconclusive"
 
@@ -221,33 +240,72 @@ def sequence_claims(ctx: Context, cfg: dict, setting: str, texts: dict) -> list[
     summary, curves = _runs.get_students(ctx, run, base.replace(strategies=("ce",)), label=f"{setting} students",
                                          strategies=strategies)
     fl = _final_losses(summary)
-    ref = fl[f"two_shot@{mid}"]
-    d = {}
-    for key, col in (("one_shot", "one_shot"), ("ce", "ce"), ("progressive", "progressive"),
-                     ("flat", f"two_shot@{flat_ckpt}"), ("slow", f"two_shot@{slow_ckpt}")):
-        diff = (fl[col] - ref).to_numpy()
-        med, lo, hi = median_ci(diff, np.random.default_rng(len(d)))
-        d[key] = dict(per_seed=diff.round(4).tolist(), median=med, lo=lo, hi=hi)
-    v3 = two_shot_verdict(d, flat_is_mid=flat_ckpt == mid, slow_is_mid=slow_ckpt == mid)
+    fa = summary.pivot_table(index="seed", columns="strategy", values="final_accuracy", aggfunc="first")
+    half = _at_step(curves, base.steps / 2)
+    hl = half.pivot_table(index="seed", columns="strategy", values="loss", aggfunc="first")
+    ha = half.pivot_table(index="seed", columns="strategy", values="accuracy", aggfunc="first")
+    half_step = int(half.step.iloc[0])
+    mid_col = f"two_shot@{mid}"
+    cols = (("one_shot", "one_shot"), ("ce", "ce"), ("progressive", "progressive"),
+            ("flat", f"two_shot@{flat_ckpt}"), ("slow", f"two_shot@{slow_ckpt}"))
+
+    def paired(table, sign: float, seed0: int) -> dict:
+        """{key: per_seed, median, lo, hi} of sign * (table[col] - table[mid_col]) per seed."""
+        out = {}
+        for i, (key, col) in enumerate(cols):
+            diff = sign * (table[col] - table[mid_col]).to_numpy()
+            med, lo, hi = median_ci(diff, np.random.default_rng(seed0 + i))
+            out[key] = dict(per_seed=diff.round(4).tolist(), median=med, lo=lo, hi=hi)
+        return out
+
+    d, e = paired(fl, 1.0, 0), paired(fa, -1.0, 100)  # d: loss(X) - loss(mid); e: acc(mid) - acc(X)
+    d_half, e_half = paired(hl, 1.0, 200), paired(ha, -1.0, 300)
+    ref, ref_acc = fl[mid_col], fa[mid_col]
+    v3 = two_shot_verdict(d, e, flat_is_mid=flat_ckpt == mid, slow_is_mid=slow_ckpt == mid)
+    v3_loss = two_shot_loss_verdict(d, flat_is_mid=flat_ckpt == mid, slow_is_mid=slow_ckpt == mid)
     fig2 = _student_figure(curves, ctx.figure_path(f"{setting}_students.png"), f"{setting.upper()} students")
-    lines = ["| student | final loss per seed | median | d = loss − 2-shot@mid: median [90% bootstrap] |", "|---|---|---|---|"]
+
+    def ci(x: dict) -> str:
+        return f"{x['median']:+.4f} [{x['lo']:+.4f}, {x['hi']:+.4f}]"
+
+    lines = ["| student | final loss per seed | median | d = loss − 2-shot@mid: median [90% bootstrap] | "
+             "final accuracy per seed | median | e = 2-shot@mid − accuracy: median [90% bootstrap] |",
+             "|---|---|---|---|---|---|---|"]
+    half_lines = [f"At half the budget (step {half_step}, reported only):", "",
+                  "| student | median loss | d median [90%] | median accuracy | e median [90%] |", "|---|---|---|---|---|"]
     for col in fl.columns:
-        key = next((k for k, c in (("one_shot", "one_shot"), ("ce", "ce"), ("progressive", "progressive"),
-                                   ("flat", f"two_shot@{flat_ckpt}"), ("slow", f"two_shot@{slow_ckpt}")) if c == col), None)
-        dd = f"{d[key]['median']:+.4f} [{d[key]['lo']:+.4f}, {d[key]['hi']:+.4f}]" if key and col != f"two_shot@{mid}" else "–"
-        lines.append(f"| {col} | {fmt(fl[col].round(4).tolist())} | {fl[col].median():.4f} | {dd} |")
+        key = next((k for k, c in cols if c == col), None)
+        judged = key is not None and col != mid_col
+        lines.append(f"| {col} | {fmt(fl[col].round(4).tolist())} | {fl[col].median():.4f} | "
+                     f"{ci(d[key]) if judged else '–'} | {fmt(fa[col].round(4).tolist())} | {fa[col].median():.4f} | "
+                     f"{ci(e[key]) if judged else '–'} |")
+        half_lines.append(f"| {col} | {hl[col].median():.4f} | {ci(d_half[key]) if judged else '–'} | "
+                          f"{ha[col].median():.4f} | {ci(e_half[key]) if judged else '–'} |")
     res.append(ClaimResult(
         name=f"{setting}_two_shot", claim=texts["two_shot"][0], claimed=texts["two_shot"][1],
         measured=(f"median final loss: 2-shot@{mid} {ref.median():.4f}, one-shot {fl['one_shot'].median():.4f}, "
                   f"CE {fl['ce'].median():.4f}, progressive {fl['progressive'].median():.4f}, "
                   f"2-shot@{flat_ckpt} (flat) {fl[f'two_shot@{flat_ckpt}'].median():.4f}, "
-                  f"2-shot@{slow_ckpt} (slow) {fl[f'two_shot@{slow_ckpt}'].median():.4f}"),
+                  f"2-shot@{slow_ckpt} (slow) {fl[f'two_shot@{slow_ckpt}'].median():.4f}; "
+                  f"median final accuracy: 2-shot@{mid} {ref_acc.median():.4f}, one-shot {fa['one_shot'].median():.4f}, "
+                  f"CE {fa['ce'].median():.4f}; e_one_shot {ci(e['one_shot'])}, e_ce {ci(e['ce'])}"),
         ratio=d["one_shot"]["median"], verdict=v3, seeds=base.seeds, wall_s=time.perf_counter() - t2,
-        figures=(fig2,), details=dict(mid=mid, flat_ckpt=flat_ckpt, slow_ckpt=slow_ckpt, d=d),
-        notes=(f"Ratio = median d_one_shot (nats; > 0: 2-shot@mid better). Students: {_describe(base)}, "
-               f"{base.steps} steps; 2-shot uses its first checkpoint for as many student steps as its step, then the final "
-               f"teacher. mid = steepest loss fall of the teacher (curriculum.Transition).\n\n" + "\n".join(lines))))
+        figures=(fig2,), details=dict(mid=mid, flat_ckpt=flat_ckpt, slow_ckpt=slow_ckpt, d=d, e=e,
+                                      loss_rule=v3_loss, half_step=half_step, d_half=d_half, e_half=e_half,
+                                      final_accuracy={c: fa[c].round(4).tolist() for c in fa.columns}),
+        notes=(f"Ratio = median d_one_shot (nats; > 0: 2-shot@mid better). Loss rule alone: {v3_loss}. "
+               f"Students: {_describe(base)}, {base.steps} steps; 2-shot uses its first checkpoint for as many student "
+               f"steps as its step, then the final teacher. mid = steepest loss fall of the teacher "
+               f"(curriculum.Transition).\n\n" + "\n".join(lines) + "\n\n" + "\n".join(half_lines))))
     return res
+
+
+def _at_step(curves: pd.DataFrame, step: float) -> pd.DataFrame:
+    """The rows of ``curves`` (strategy, seed, step, loss, accuracy) at the evaluation step nearest ``step``
+    (the smaller one on a tie)."""
+    evals = np.unique(curves.step.to_numpy())
+    nearest = int(evals[np.argmin(np.abs(evals - step))])
+    return curves[curves.step == nearest]
 
 
 def _describe(cfg) -> str:

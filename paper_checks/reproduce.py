@@ -23,7 +23,7 @@ from curriculum.io import ensure_writable_dir
 from ._claims import ClaimResult, Context, add_common_args, fmt, write_json_atomic, write_text_atomic
 
 __all__ = ["CHECKS", "main_cli", "run_checks", "write_report", "claims_table", "paper_scale_estimate", "run_plan",
-           "format_plan", "COST_MODEL"]
+           "format_plan", "COST_MODEL", "MEASURED_CPU_S"]
 
 # (name, module) in run order: the MLP checks that share the demo teacher first, then the rest.
 CHECKS: list[tuple[str, str]] = [
@@ -51,6 +51,14 @@ COST_MODEL = {  # device kind -> (overhead per step in s, sustained FLOP/s)
     "cpu": (200e-6, 35e9),
 }
 STEP_OVERHEAD_S, GPU_FLOPS = COST_MODEL["gpu"]
+# Jobs whose wall time at the default CPU scale was measured (docs/text.md, "CPU scale": one fresh-cache
+# `pdistill reproduce --only text --threads 1` on the shared 2-core machine); the CPU plan of that
+# scale shows these seconds instead of the cost model's (which misses the text students' softmax over
+# the vocabulary and the teacher forwards of several checkpoints per seed): job name -> seconds.
+MEASURED_CPU_S = {
+    "text teacher (BERT, masked LM)": 56.0,  # tokenizer training and window encoding included
+    "text students, CE / one-shot / progressive / 3 x 2-shot": 160.0,
+}
 
 
 def _mlp_params(n: int, width: int) -> int:
@@ -70,8 +78,9 @@ def _tf_activations(model, tokens: int) -> int:
 
 def run_plan(ctx: Context, kind: str | None = None) -> list[dict]:
     """One row per training job of ``ctx``'s scale: name, steps, batch, members, parameters per
-    member, estimated seconds and peak memory (bytes) under COST_MODEL[kind] (default: "gpu" at
-    --scale paper, "cpu" otherwise). Estimates, not measurements."""
+    member, seconds and peak memory (bytes) estimated under COST_MODEL[kind] (default: "gpu" at
+    --scale paper, "cpu" otherwise), and ``measured``: True where the seconds are MEASURED_CPU_S's
+    (the CPU plan of the default CPU scale, 4 seeds, the built-in corpus), not an estimate."""
     from . import _runs
 
     kind = kind or ("gpu" if ctx.scale == "paper" else "cpu")
@@ -81,12 +90,17 @@ def run_plan(ctx: Context, kind: str | None = None) -> list[dict]:
     S = len(s.seeds)
     rows = []
 
+    measured_scale = (kind == "cpu" and ctx.scale == "cpu" and not ctx.quick and ctx.n_seeds == 4  # as measured
+                      and not getattr(ctx.args, "corpus", None))
+
     def job(name, steps, batch, members, params, activations, extra_params=0, extra_flops=0.0):
         """batch: examples (tokens for sequence models) per step; activations: floats kept per example."""
         secs = steps * (overhead + batch * members * (6 * params + 2 * extra_params) / flops) + extra_flops / flops
+        measured = measured_scale and name in MEASURED_CPU_S
         mem = 16 * params * members + 4 * extra_params + 4 * batch * activations * members
         rows.append(dict(job=name, steps=int(steps), batch=int(batch), members=int(members), params=int(params),
-                         seconds=float(secs), memory_bytes=int(mem)))
+                         seconds=float(MEASURED_CPU_S[name] if measured else secs), memory_bytes=int(mem),
+                         measured=bool(measured)))
 
     n = t.task.n
     tp, sp_ = _mlp_params(n, t.model.width), _mlp_params(n, s.model.width)
@@ -131,7 +145,7 @@ def run_plan(ctx: Context, kind: str | None = None) -> list[dict]:
         from .check_text import text_configs
 
         xc = text_configs(ctx)
-        sequence_jobs("text (--text)", xc["teacher"], xc["student"], xc["teacher"].task.window,
+        sequence_jobs("text", xc["teacher"], xc["student"], xc["teacher"].task.window,
                       vocab=xc["teacher"].task.vocab_size + 4)
     return rows
 
@@ -143,12 +157,16 @@ def format_plan(rows: Sequence[dict], kind: str) -> str:
              f"{flops / 1e9:,.0f} GFLOP/s; an estimate, NOT a measurement):",
              f"  {'job':<66} {'steps':>10} {'members':>8} {'params/member':>14} {'time':>9} {'memory':>9}"]
     for r in rows:
+        mark = "*" if r.get("measured") else " "
         lines.append(f"  {r['job']:<66} {r['steps']:>10,} {r['members']:>8} {r['params']:>14,} "
-                     f"{_human_time(r['seconds']):>9} {r['memory_bytes'] / 2**30:>7.2f} GB")
+                     f"{_human_time(r['seconds']):>8}{mark} {r['memory_bytes'] / 2**30:>7.2f} GB")
     total = sum(r["seconds"] for r in rows)
     peak = max((r["memory_bytes"] for r in rows), default=0)
     lines.append(f"  {'total (sequential)':<66} {'':>10} {'':>8} {'':>14} {_human_time(total):>9} "
                  f"{peak / 2**30:>7.2f} GB peak")
+    if any(r.get("measured") for r in rows):
+        lines.append("  * measured, not estimated: wall time of one fresh-cache run on the shared 2-core development "
+                     "machine, 1 torch thread (docs/text.md)")
     return "\n".join(lines)
 
 
@@ -277,6 +295,18 @@ def write_report(ctx: Context, results: Sequence[ClaimResult], errors: dict[str,
     write_text_atomic(out / "REPORT.md", "\n".join(lines))
 
 
+def _check_text_args(ctx: Context, only: Sequence[str] | None, read: bool) -> None:
+    """--corpus / --text-field: only with the text check selected, and a readable corpus with text
+    (``check_text.check_corpus``; ``read``: tokenize and encode it too, into the cache). ValueError."""
+    if getattr(ctx.args, "corpus", None) is None and getattr(ctx.args, "text_field", None) is None:
+        return
+    if only and "text" not in only:
+        raise ValueError(f"--corpus and --text-field apply to the text check; --only {','.join(only)} leaves it out.")
+    from .check_text import check_corpus
+
+    check_corpus(ctx, read=read)
+
+
 def main_cli(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``pdistill reproduce``; returns the exit code."""
     parser = argparse.ArgumentParser(
@@ -292,12 +322,14 @@ def main_cli(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(list(argv) if argv is not None else None)
     except SystemExit as e:  # argparse: --help -> 0, bad arguments -> 2
         return int(e.code or 0)
+    only = [s.strip() for s in args.only.split(",") if s.strip()] if args.only else None
     if args.estimate:
         print(paper_scale_estimate())
         return 0
     if args.dry_run:
         try:
             ctx = Context(args)
+            _check_text_args(ctx, only, read=False)
             kind = "gpu" if args.scale == "paper" else "cpu"
             print(f"pdistill reproduce --scale {args.scale} (dry run: nothing is trained)")
             print(format_plan(run_plan(ctx, kind), kind))
@@ -305,17 +337,18 @@ def main_cli(argv: Sequence[str] | None = None) -> int:
             print(f"pdistill reproduce: {e}", file=sys.stderr)
             return 2
         return 0
-    if args.scale == "paper":
-        print(paper_scale_estimate(), flush=True)
-    only = [s.strip() for s in args.only.split(",") if s.strip()] if args.only else None
     try:
         ctx = Context(args)
         ensure_writable_dir(ctx.out, "--out")  # before any work: a bad folder fails in a second, not after the compute
         ensure_writable_dir(ctx.cache_dir, "--cache-dir")
+        _check_text_args(ctx, only, read=False)  # paths first (a second), the corpus's contents below
         if not (only and set(only) <= {"bounds", "two_stage"}):  # these two need no torch
             from sims.devices import resolve_device
 
             resolve_device(args.device)  # fail early and clearly on a bad device
+        _check_text_args(ctx, only, read=True)  # a corpus without text fails before the other checks run
+        if args.scale == "paper":
+            print(paper_scale_estimate(), flush=True)
         t0 = time.perf_counter()
         results, errors = run_checks(ctx, only)
     except ValueError as e:

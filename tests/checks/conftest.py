@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 
@@ -29,3 +30,26 @@ def quick_report(tmp_path_factory):
 @pytest.fixture(scope="session")
 def claims_by_name(quick_report):
     return {c["name"]: c for c in quick_report["claims"]}
+
+
+def _check_accuracy_details(claim: dict, student_steps: int, eval_every: int) -> None:
+    """e_X per seed is accuracy(2-shot@mid) - accuracy(X) of the recorded final accuracies (sign
+    convention: > 0 means 2-shot@mid is better), medians inside their intervals, and the half-budget
+    evaluation is the one nearest steps / 2 on the evaluation grid."""
+    det = claim["details"]
+    acc = det["final_accuracy"]
+    mid = acc[f"two_shot@{det['mid']}"]
+    for key in ("one_shot", "ce"):
+        want = [m - a for m, a in zip(mid, acc[key])]
+        assert np.allclose(det["e"][key]["per_seed"], want, atol=2e-4)
+        for table in (det["e"], det["d"], det["e_half"], det["d_half"]):
+            assert table[key]["lo"] <= table[key]["median"] <= table[key]["hi"]
+    assert abs(det["half_step"] - student_steps / 2) <= eval_every / 2 and det["half_step"] % eval_every == 0
+    assert det["loss_rule"] in ("holds", "does not hold", "inconclusive")
+    assert "e_one_shot" in claim["measured"] and "half the budget" in claim["notes"]
+
+
+@pytest.fixture(scope="session")
+def check_accuracy_details():
+    """The checks of the accuracy and half-budget details of a ``*_two_shot`` claim (PCFG and text)."""
+    return _check_accuracy_details

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from curriculum.transition import loss_phases
-from paper_checks.check_pcfg import ngram_verdict, pcfg_configs, phases_verdict, two_shot_verdict, unigram_loss
+from paper_checks.check_pcfg import (ngram_verdict, pcfg_configs, phases_verdict, two_shot_loss_verdict,
+                                     two_shot_verdict, unigram_loss)
 from sims.tasks import PCFGTaskConfig
 
 
@@ -36,14 +37,41 @@ def _d(m, lo):
     return {"median": m, "lo": lo, "hi": m + 1}
 
 
-def test_two_shot_verdict():
+def test_two_shot_loss_verdict():
     good = dict(one_shot=_d(0.05, 0.01), ce=_d(0.1, 0.02), flat=_d(0.03, -0.1), slow=_d(0.01, -0.1))
-    assert two_shot_verdict(good) == "holds"
-    assert two_shot_verdict({**good, "one_shot": _d(-0.01, -0.1)}) == "does not hold"
-    assert two_shot_verdict({**good, "ce": _d(0.0, -0.1)}) == "does not hold"
-    assert two_shot_verdict({**good, "one_shot": _d(0.05, -0.01)}) == "inconclusive"
-    assert two_shot_verdict({**good, "slow": _d(-0.02, -0.1)}) == "inconclusive"
-    assert two_shot_verdict({**good, "slow": _d(-0.02, -0.1)}, slow_is_mid=True) == "holds"
+    assert two_shot_loss_verdict(good) == "holds"
+    assert two_shot_loss_verdict({**good, "one_shot": _d(-0.01, -0.1)}) == "does not hold"
+    assert two_shot_loss_verdict({**good, "ce": _d(0.0, -0.1)}) == "does not hold"
+    assert two_shot_loss_verdict({**good, "one_shot": _d(0.05, -0.01)}) == "inconclusive"
+    assert two_shot_loss_verdict({**good, "slow": _d(-0.02, -0.1)}) == "inconclusive"
+    assert two_shot_loss_verdict({**good, "slow": _d(-0.02, -0.1)}, slow_is_mid=True) == "holds"
+
+
+_LOSS_HOLDS = dict(one_shot=_d(0.05, 0.01), ce=_d(0.1, 0.02), flat=_d(0.03, -0.1), slow=_d(0.01, -0.1))
+_LOSS_FAILS = {**_LOSS_HOLDS, "ce": _d(-0.02, -0.1)}
+_LOSS_UNSURE = {**_LOSS_HOLDS, "one_shot": _d(0.05, -0.01)}
+
+
+@pytest.mark.parametrize("d, e_one_shot, e_ce, verdict", [
+    (_LOSS_HOLDS, 0.01, 0.02, "holds"),             # loss holds and both accuracy medians > 0
+    (_LOSS_HOLDS, 0.0, 0.02, "inconclusive"),       # loss holds, one accuracy median exactly 0
+    (_LOSS_HOLDS, -0.01, 0.02, "inconclusive"),     # loss holds, accuracy medians of both signs
+    (_LOSS_HOLDS, -0.01, -0.02, "does not hold"),   # loss holds, but both accuracy medians < 0
+    (_LOSS_FAILS, 0.01, 0.02, "does not hold"),     # the loss rule says does not hold: accuracy cannot save it
+    (_LOSS_UNSURE, 0.01, 0.02, "inconclusive"),     # loss inconclusive, accuracy for 2-shot
+    (_LOSS_UNSURE, -0.01, -0.02, "does not hold"),  # loss inconclusive, accuracy against 2-shot
+    (_LOSS_UNSURE, -0.01, 0.0, "inconclusive"),     # loss inconclusive, one accuracy median 0
+])
+def test_two_shot_verdict_reads_loss_and_accuracy(d, e_one_shot, e_ce, verdict):
+    e = dict(one_shot=_d(e_one_shot, e_one_shot - 1), ce=_d(e_ce, e_ce - 1))
+    assert two_shot_verdict(d, e) == verdict
+
+
+def test_two_shot_verdict_passes_the_mid_controls_to_the_loss_rule():
+    d = {**_LOSS_HOLDS, "flat": _d(-0.02, -0.1)}
+    e = dict(one_shot=_d(0.01, 0.0), ce=_d(0.01, 0.0))
+    assert two_shot_verdict(d, e) == "inconclusive"
+    assert two_shot_verdict(d, e, flat_is_mid=True) == "holds"
 
 
 def test_unigram_loss_of_a_uniform_grammar(tmp_path):
@@ -55,13 +83,18 @@ def test_unigram_loss_of_a_uniform_grammar(tmp_path):
     assert abs(unigram_loss(task, task.eval_set(1024, 3)) - math.log(4)) < 0.01
 
 
-def test_pcfg_claims_in_the_quick_report(claims_by_name, quick_report):
+def test_pcfg_claims_in_the_quick_report(claims_by_name, quick_report, check_accuracy_details):
     for name in ("pcfg_phases", "pcfg_ngram", "pcfg_two_shot"):
         c = claims_by_name[name]
         assert c["verdict"] in ("holds", "does not hold", "inconclusive") and c["measured"]
     assert (quick_report["out"] / "pcfg_phases.png").is_file() and (quick_report["out"] / "pcfg_students.png").is_file()
     d = claims_by_name["pcfg_two_shot"]["details"]
-    assert {"mid", "flat_ckpt", "slow_ckpt", "d"} <= set(d)
+    assert {"mid", "flat_ckpt", "slow_ckpt", "d", "e", "loss_rule", "half_step", "d_half", "e_half"} <= set(d)
+    from paper_checks._claims import Context
+
+    s = pcfg_configs(Context(argparse.Namespace(quick=True, scale="cpu", device="cpu", out="o", cache_dir="c",
+                                                seeds=None)))["student"]
+    check_accuracy_details(claims_by_name["pcfg_two_shot"], student_steps=s.steps, eval_every=s.eval_every)
 
 
 @pytest.mark.slow

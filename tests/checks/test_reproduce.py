@@ -187,3 +187,25 @@ def test_dry_run_prints_the_plan_and_trains_nothing(tmp_path, capsys):
     main_cli(["--scale", "paper", "--dry-run", "--out", str(tmp_path / "o")])
     assert f"{100 * 50_000 + 50_000 + 2 * 50_000 + 2:,}" in capsys.readouterr().out
     assert not (tmp_path / "o").exists() and not (tmp_path / "c").exists()
+
+
+def test_cpu_plan_shows_the_measured_text_jobs_and_estimates_the_rest(tmp_path):
+    """Every MEASURED_CPU_S entry names a job of the default CPU plan (a renamed job would silently fall
+    back to the estimate); other scales, or a user's corpus, are estimated."""
+    import argparse
+
+    from paper_checks._claims import Context
+    from paper_checks.reproduce import MEASURED_CPU_S, run_plan
+
+    def plan(**kw):
+        ns = dict(quick=False, scale="cpu", device="cpu", no_progress=True, out=str(tmp_path / "o"),
+                  cache_dir=str(tmp_path / "c"), seeds=None, threads=1, transformer=True, corpus=None, text_field=None)
+        ns.update(kw)
+        return {r["job"]: r for r in run_plan(Context(argparse.Namespace(**ns)))}
+
+    rows = plan()
+    assert set(MEASURED_CPU_S) <= set(rows)
+    assert all(rows[j]["measured"] and rows[j]["seconds"] == s for j, s in MEASURED_CPU_S.items())
+    assert sum(r["measured"] for r in rows.values()) == len(MEASURED_CPU_S)
+    for other in (plan(quick=True), plan(corpus=[str(tmp_path)]), plan(scale="paper"), plan(seeds=8)):
+        assert not any(r["measured"] for r in other.values())
