@@ -38,7 +38,10 @@ Verdict rules (written before any run):
       not hold when the median of d_one_shot or of d_ce is <= 0; else inconclusive.
   pcfg_two_shot (the verdict; loss and accuracy): holds when the loss rule holds AND the medians
       of e_one_shot and e_ce are > 0; does not hold when the loss rule does not hold OR the medians
-      of e_one_shot and e_ce are both < 0; else inconclusive.
+      of e_one_shot and e_ce are both < 0; else inconclusive. Precondition (added after the first
+      text run, whose student budget equalled mid): the claim is tested only when the student
+      budget exceeds mid, so that 2-shot@mid switches to the final teacher; otherwise 2-shot@mid
+      is one-shot from the mid checkpoint and the verdict is inconclusive, with a note.
 Figures: the teacher's loss with its phases and M_robust(3) per checkpoint; student loss curves.
 """
 from __future__ import annotations
@@ -123,9 +126,13 @@ def two_shot_loss_verdict(d: dict, flat_is_mid: bool = False, slow_is_mid: bool 
     return "inconclusive"
 
 
-def two_shot_verdict(d: dict, e: dict, flat_is_mid: bool = False, slow_is_mid: bool = False) -> str:
+def two_shot_verdict(d: dict, e: dict, flat_is_mid: bool = False, slow_is_mid: bool = False,
+                     mid_switches: bool = True) -> str:
     """pcfg_two_shot verdict (module docstring): the loss rule on ``d`` (:func:`two_shot_loss_verdict`)
-    and the accuracy medians e["one_shot"]["median"], e["ce"]["median"] (e_X = a(2-shot@mid) - a_X)."""
+    and the accuracy medians e["one_shot"]["median"], e["ce"]["median"] (e_X = a(2-shot@mid) - a_X);
+    inconclusive when ``mid_switches`` is False (the student budget does not exceed mid)."""
+    if not mid_switches:
+        return "inconclusive"
     loss = two_shot_loss_verdict(d, flat_is_mid, slow_is_mid)
     e1, e2 = e["one_shot"]["median"], e["ce"]["median"]
     if loss == "does not hold" or (e1 < 0 and e2 < 0):
@@ -261,7 +268,8 @@ def sequence_claims(ctx: Context, cfg: dict, setting: str, texts: dict) -> list[
     d, e = paired(fl, 1.0, 0), paired(fa, -1.0, 100)  # d: loss(X) - loss(mid); e: acc(mid) - acc(X)
     d_half, e_half = paired(hl, 1.0, 200), paired(ha, -1.0, 300)
     ref, ref_acc = fl[mid_col], fa[mid_col]
-    v3 = two_shot_verdict(d, e, flat_is_mid=flat_ckpt == mid, slow_is_mid=slow_ckpt == mid)
+    switches = base.steps > mid
+    v3 = two_shot_verdict(d, e, flat_is_mid=flat_ckpt == mid, slow_is_mid=slow_ckpt == mid, mid_switches=switches)
     v3_loss = two_shot_loss_verdict(d, flat_is_mid=flat_ckpt == mid, slow_is_mid=slow_ckpt == mid)
     fig2 = _student_figure(curves, ctx.figure_path(f"{setting}_students.png"), f"{setting.upper()} students")
 
@@ -290,10 +298,13 @@ def sequence_claims(ctx: Context, cfg: dict, setting: str, texts: dict) -> list[
                   f"median final accuracy: 2-shot@{mid} {ref_acc.median():.4f}, one-shot {fa['one_shot'].median():.4f}, "
                   f"CE {fa['ce'].median():.4f}; e_one_shot {ci(e['one_shot'])}, e_ce {ci(e['ce'])}"),
         ratio=d["one_shot"]["median"], verdict=v3, seeds=base.seeds, wall_s=time.perf_counter() - t2,
-        figures=(fig2,), details=dict(mid=mid, flat_ckpt=flat_ckpt, slow_ckpt=slow_ckpt, d=d, e=e,
+        figures=(fig2,), details=dict(mid=mid, flat_ckpt=flat_ckpt, slow_ckpt=slow_ckpt, d=d, e=e, mid_switches=switches,
                                       loss_rule=v3_loss, half_step=half_step, d_half=d_half, e_half=e_half,
                                       final_accuracy={c: fa[c].round(4).tolist() for c in fa.columns}),
-        notes=(f"Ratio = median d_one_shot (nats; > 0: 2-shot@mid better). Loss rule alone: {v3_loss}. "
+        notes=(("" if switches else f"Not tested: the student budget ({base.steps} steps) does not exceed mid ({mid}), so "
+                f"2-shot@{mid} never switched to the final teacher (it is one-shot from checkpoint {mid}); inconclusive "
+                f"by the precondition. ")
+               + f"Ratio = median d_one_shot (nats; > 0: 2-shot@mid better). Loss rule alone: {v3_loss}. "
                f"Students: {_describe(base)}, {base.steps} steps; 2-shot uses its first checkpoint for as many student "
                f"steps as its step, then the final teacher. mid = steepest loss fall of the teacher "
                f"(curriculum.Transition).\n\n" + "\n".join(lines) + "\n\n" + "\n".join(half_lines))))

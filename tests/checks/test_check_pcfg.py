@@ -74,6 +74,13 @@ def test_two_shot_verdict_passes_the_mid_controls_to_the_loss_rule():
     assert two_shot_verdict(d, e, flat_is_mid=True) == "holds"
 
 
+@pytest.mark.parametrize("d, e_sign", [(_LOSS_HOLDS, 1), (_LOSS_FAILS, -1), (_LOSS_UNSURE, -1)])
+def test_two_shot_verdict_is_inconclusive_when_mid_never_switches(d, e_sign):
+    """A student budget that does not exceed mid makes 2-shot@mid one-shot from mid: untested."""
+    e = dict(one_shot=_d(0.01 * e_sign, 0.01 * e_sign - 1), ce=_d(0.02 * e_sign, 0.02 * e_sign - 1))
+    assert two_shot_verdict(d, e, mid_switches=False) == "inconclusive"
+
+
 def test_unigram_loss_of_a_uniform_grammar(tmp_path):
     """Four terminals of marginal 1/4 each: H_u = ln 4 up to sampling; the empirical entropy of n
     draws is within ~ (K - 1) / (2n) + 5 * sqrt(Var / n) of it (here < 0.01 for n ≈ 3700)."""
