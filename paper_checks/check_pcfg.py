@@ -272,6 +272,8 @@ def sequence_claims(ctx: Context, cfg: dict, setting: str, texts: dict) -> list[
     v3 = two_shot_verdict(d, e, flat_is_mid=flat_ckpt == mid, slow_is_mid=slow_ckpt == mid, mid_switches=switches)
     v3_loss = two_shot_loss_verdict(d, flat_is_mid=flat_ckpt == mid, slow_is_mid=slow_ckpt == mid)
     fig2 = _student_figure(curves, ctx.figure_path(f"{setting}_students.png"), f"{setting.upper()} students")
+    fig3 = _first_checkpoint_figure(fl, fa, firsts, final, ctx.figure_path(f"{setting}_two_shot_sweep.png"),
+                                    f"{setting.upper()}: 2-shot by its first checkpoint ({base.steps} student steps)")
 
     def ci(x: dict) -> str:
         return f"{x['median']:+.4f} [{x['lo']:+.4f}, {x['hi']:+.4f}]"
@@ -298,7 +300,7 @@ def sequence_claims(ctx: Context, cfg: dict, setting: str, texts: dict) -> list[
                   f"median final accuracy: 2-shot@{mid} {ref_acc.median():.4f}, one-shot {fa['one_shot'].median():.4f}, "
                   f"CE {fa['ce'].median():.4f}; e_one_shot {ci(e['one_shot'])}, e_ce {ci(e['ce'])}"),
         ratio=d["one_shot"]["median"], verdict=v3, seeds=base.seeds, wall_s=time.perf_counter() - t2,
-        figures=(fig2,), details=dict(mid=mid, flat_ckpt=flat_ckpt, slow_ckpt=slow_ckpt, d=d, e=e, mid_switches=switches,
+        figures=(fig2, fig3), details=dict(mid=mid, flat_ckpt=flat_ckpt, slow_ckpt=slow_ckpt, d=d, e=e, mid_switches=switches,
                                       loss_rule=v3_loss, half_step=half_step, d_half=d_half, e_half=e_half,
                                       final_accuracy={c: fa[c].round(4).tolist() for c in fa.columns}),
         notes=(("" if switches else f"Not tested: the student budget ({base.steps} steps) does not exceed mid ({mid}), so "
@@ -349,6 +351,37 @@ def _student_figure(curves: pd.DataFrame, path, title: str = "PCFG students") ->
     ax.set_ylabel("held-out masked-token loss (median over seeds)")
     ax.legend(fontsize=8)
     ax.set_title(title)
+    save_figure_atomic(fig, path)
+    return str(path)
+
+
+def _first_checkpoint_figure(fl: pd.DataFrame, fa: pd.DataFrame, firsts, final: int, path, title: str) -> str:
+    """The paper's sweep over 2-shot's first checkpoint: median (bars: quartiles over seeds) final
+    loss and accuracy of 2-shot@s against s, one-shot at the final step (its only checkpoint), CE
+    and progressive as horizontal lines. fl / fa: seed x strategy final loss / accuracy."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ._claims import save_figure_atomic
+
+    cols = [f"two_shot@{s}" for s in firsts] + ["one_shot"]
+    xs = list(firsts) + [final]
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    for ax, table, label in ((axes[0], fl, "final held-out masked-token loss"), (axes[1], fa, "final masked-token accuracy")):
+        med = [table[c].median() for c in cols]
+        lo = [med[i] - table[c].quantile(0.25) for i, c in enumerate(cols)]
+        hi = [table[c].quantile(0.75) - med[i] for i, c in enumerate(cols)]
+        ax.errorbar(xs, med, yerr=[lo, hi], fmt="-o", color="tab:blue", capsize=3, label="2-shot@s (s = final: one-shot)")
+        for name, style in (("ce", "--"), ("progressive", ":")):
+            if name in table.columns:
+                ax.axhline(table[name].median(), ls=style, color="0.4", label=name)
+        ax.set_xlabel("first checkpoint s (teacher step)")
+        ax.set_ylabel(label)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
     save_figure_atomic(fig, path)
     return str(path)
 

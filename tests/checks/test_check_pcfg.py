@@ -94,7 +94,8 @@ def test_pcfg_claims_in_the_quick_report(claims_by_name, quick_report, check_acc
     for name in ("pcfg_phases", "pcfg_ngram", "pcfg_two_shot"):
         c = claims_by_name[name]
         assert c["verdict"] in ("holds", "does not hold", "inconclusive") and c["measured"]
-    assert (quick_report["out"] / "pcfg_phases.png").is_file() and (quick_report["out"] / "pcfg_students.png").is_file()
+    for name in ("pcfg_phases.png", "pcfg_students.png", "pcfg_two_shot_sweep.png"):
+        assert (quick_report["out"] / name).is_file(), name
     d = claims_by_name["pcfg_two_shot"]["details"]
     assert {"mid", "flat_ckpt", "slow_ckpt", "d", "e", "loss_rule", "half_step", "d_half", "e_half"} <= set(d)
     from paper_checks._claims import Context

@@ -36,7 +36,8 @@ def test_text_claims_in_the_quick_report(claims_by_name, quick_report, check_acc
     for name in ("text_phases", "text_ngram", "text_two_shot"):
         c = claims_by_name[name]
         assert c["verdict"] in ("holds", "does not hold", "inconclusive") and c["measured"]
-    assert (quick_report["out"] / "text_phases.png").is_file() and (quick_report["out"] / "text_students.png").is_file()
+    for name in ("text_phases.png", "text_students.png", "text_two_shot_sweep.png"):
+        assert (quick_report["out"] / name).is_file(), name
     d = claims_by_name["text_two_shot"]["details"]
     assert {"mid", "flat_ckpt", "slow_ckpt", "d", "e", "d_half", "e_half"} <= set(d)
     s = text_configs(_ctx(quick_report["out"].parent, True))["student"]
