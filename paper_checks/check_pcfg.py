@@ -1,5 +1,6 @@
 """The PCFG claims (Panigrahi et al., ICLR 2025, §5; docs/paper.md §5): loss phases, n-gram
-dependence, and 2-shot distillation from the middle of the sharp loss drop.
+dependence, 2-shot distillation from the middle of the sharp loss drop, and the students'
+non-terminal probe (progressive vs CE).
 
 One masked-language-model teacher (a BERT-style encoder on BOS + a window of terminals of a
 cfg3b grammar, started at a lower symbol at the CPU scale) is trained with a checkpoint grid;
@@ -32,7 +33,15 @@ Verdict rules (written before any run):
   pcfg_two_shot: holds when the intervals of d_one_shot and d_ce lie above 0 and the medians of
       d_flat (2-shot from flat_ckpt) and d_slow (2-shot from slow_ckpt) are > 0; does not hold
       when the median of d_one_shot or of d_ce is <= 0; else inconclusive.
-Figures: the teacher's loss with its phases and M_robust(3) per checkpoint; student loss curves.
+  pcfg_nt (PCFG only; the students of pcfg_two_shot, probed while they train by
+      ``sims.pcfg_probe.StudentNTProbe``: the CE and progressive members at evenly spaced student
+      steps, step 0 included for the record; fixed probe strings):
+      A_X(s) = mean over probed student steps t > 0 and over probed levels of student X's NT-probe
+      accuracy (seed s);
+      d_nt(s) = A_progressive(s) − A_ce(s); pcfg_nt holds when the 90% bootstrap interval of d_nt
+      (median_ci) lies above 0; does not hold when the median of d_nt is <= 0; else inconclusive.
+Figures: the teacher's loss with its phases and M_robust(3) per checkpoint; student loss curves;
+NT-probe accuracy per student step and strategy (median over seeds), one panel per level.
 """
 from __future__ import annotations
 
