@@ -33,6 +33,7 @@ from __future__ import annotations
 import bisect
 import json
 import re
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -640,11 +641,16 @@ def _train_students(run: TeacherRun, strategies, cfg: StudentConfig, device, pro
         meta["probes"] = {p.name: p.settings() for p in probes}
     members = [(names[e // S], seeds[e % S]) for e in range(E)]
     probe_rows: dict[str, list] = {p.name: [] for p in probes}
+    probe_wall = {p.name: 0.0 for p in probes}
+    if probes:
+        meta["probe_wall_s"] = probe_wall   # seconds spent in each probe (filled in as training runs)
 
     def on_step(step: int) -> None:
         for p in probes:
             if p.due(step):
+                t0 = time.perf_counter()
                 probe_rows[p.name].extend(_run_probe(p, step, model, members, dev))
+                probe_wall[p.name] += time.perf_counter() - t0
 
     try:
         run_loop(model, opt, task, streams, spec, targets, task.eval_set(cfg.eval_size, cfg.eval_seed).to(dev),
