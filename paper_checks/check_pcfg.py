@@ -271,11 +271,10 @@ PCFG_NT_CLAIM = ("the progressive student's non-terminal probe accuracy rises fa
 
 def nt_probe_settings(ctx: Context, student) -> dict:
     """``sims.pcfg_probe.StudentNTProbe`` arguments of ctx's scale: the CE and progressive members at
-    evenly spaced student steps 0 .. student.steps, 7 of them (9 at the paper scale); probe strings
-    (train / test) 32 / 16 (quick), 64 / 32 (cpu: the probe's time stays within ~30 s), 256 / 128 (paper)."""
-    paper = ctx.scale == "paper"
-    n_train = 256 if paper else (32 if ctx.quick else 64)
-    steps = sorted({int(round(v)) for v in np.linspace(0, student.steps, 9 if paper else 7)})
+    9 evenly spaced student steps 0 .. student.steps; probe strings (train / test) 32 / 16 (quick),
+    128 / 64 (cpu), 256 / 128 (paper)."""
+    n_train = 256 if ctx.scale == "paper" else (32 if ctx.quick else 128)
+    steps = sorted({int(round(v)) for v in np.linspace(0, student.steps, 9)})
     return dict(steps=steps, strategies=("ce", "progressive"), train_sequences=n_train, test_sequences=n_train // 2)
 
 
