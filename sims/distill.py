@@ -322,6 +322,10 @@ class MemberProbe:
     def settings(self) -> dict:
         return {"kind": type(self).__name__, "name": self.name, "every": self.every, "steps": list(self.steps)}
 
+    def check_members(self, members: Sequence[tuple[str, int]]) -> None:
+        """Called once before training with ``members``; raise ValueError if the probe cannot serve them."""
+        return None
+
     def __call__(self, step: int, model: torch.nn.Module, members: Sequence[tuple[str, int]]) -> list[dict]:  # pragma: no cover
         raise NotImplementedError
 
@@ -640,6 +644,8 @@ def _train_students(run: TeacherRun, strategies, cfg: StudentConfig, device, pro
     if probes:
         meta["probes"] = {p.name: p.settings() for p in probes}
     members = [(names[e // S], seeds[e % S]) for e in range(E)]
+    for p in probes:
+        p.check_members(members)
     probe_rows: dict[str, list] = {p.name: [] for p in probes}
     probe_wall = {p.name: 0.0 for p in probes}
     if probes:

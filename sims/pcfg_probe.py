@@ -216,6 +216,13 @@ class StudentNTProbe(MemberProbe):
                 "train_sequences": self.train_sequences, "test_sequences": self.test_sequences, "seed": self.seed,
                 "levels": list(self.data.levels)}
 
+    def check_members(self, members: Sequence[tuple[str, int]]) -> None:
+        trained = sorted({name for name, _ in members})
+        missing = [s for s in (self.strategies or ()) if s not in trained]
+        if missing:
+            raise ValueError(f"StudentNTProbe.strategies names {missing}, which the students do not use; "
+                             f"their strategies are {trained}.")
+
     def __call__(self, step: int, model, members: Sequence[tuple[str, int]]) -> list[dict]:
         chosen = [e for e, (name, _) in enumerate(members) if self.strategies is None or name in self.strategies]
         if not chosen:

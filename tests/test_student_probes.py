@@ -150,6 +150,8 @@ def test_bad_probe_input():
         StudentNTProbe(TASK, every=5, strategies="ce")
     with pytest.raises(ValueError, match="level must be"):
         StudentNTProbe(TASK, every=5, levels=(4,))
+    with pytest.raises(ValueError, match=r"names \['two_shot'\], which the students do not use"):
+        StudentNTProbe(TASK, every=5, strategies=("ce", "two_shot")).check_members([("ce", 0), ("progressive", 0)])
     bad = _Spy(every=2)
     bad.name = "results"
     with pytest.raises(ValueError, match="probe name must match"):
