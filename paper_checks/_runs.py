@@ -4,8 +4,9 @@
 * teacher runs cached on disk under ``<cache_dir>/<arch>-<source-hash>/teacher-<config-hash>`` (the
   engine's ``train_teacher`` resumes / returns at once when the run is finished), and memoised in
   the Context so that the checks of one ``reproduce`` call share them;
-* student results cached the same way (``students-<hash of teacher hash + student config>``, two
-  Parquet files) since a (config, seed) pair gives identical results on CPU;
+* student results cached the same way (``students-<hash of teacher hash + student config [+ member
+  probe settings]>``, Parquet files: results, curves and one per member probe) since a (config,
+  seed) pair gives identical results on CPU;
 * small helpers on the tidy tables: teacher history, t95 of a history, t95 per (strategy, seed).
 
 Nothing here trains or probes by itself: it calls the engine.
@@ -162,35 +163,61 @@ def get_teacher(ctx: Context, cfg):
     return get_teachers(ctx, cfg, [cfg.seed])[0]
 
 
-def get_students(ctx: Context, run, cfg, label: str = "", strategies=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def get_students(ctx: Context, run, cfg, label: str = "", strategies=None, probes=None):
     """(summary, curves) of train_students(run, strategies, cfg): summary has strategy, seed, t95, t99
     (inf = not reached), samples95; curves has strategy, seed, step, accuracy. ``strategies``: None
     (cfg.strategies) or names / engine Strategy objects (their repr enters the cache key). Cached
-    on disk and in ctx."""
+    on disk and in ctx. ``probes``: member probes (``sims.distill.MemberProbe``) run during
+    training; then the result is (summary, curves, tables) with tables[name] the probe's table
+    (``attrs["wall_s"]``: seconds the probe took when the students were trained); their settings
+    enter the cache key and the tables are cached beside the results as <name>.parquet."""
     from sims.distill import with_two_shot_checkpoint
 
     cfg = with_two_shot_checkpoint(cfg, run, strategies)  # "two_shot" by name: the mid-transition checkpoint
     thash = _hash(run.config)
     skey = "" if strategies is None else repr(list(strategies))
+    probes = list(probes or [])
+    if probes:
+        skey += json.dumps([p.settings() for p in probes], sort_keys=True, default=str)
     key = "students:" + hashlib.sha256((thash + _hash(cfg) + skey).encode()).hexdigest()[:16]
 
     def build():
         folder = ctx.cache_dir / engine_version(run.config.model.arch) / key.replace(":", "-")
         s_path, c_path = folder / "results.parquet", folder / "curves.parquet"
-        if s_path.is_file() and c_path.is_file():
-            return pd.read_parquet(s_path), pd.read_parquet(c_path)
+        p_paths = {p.name: folder / f"{p.name}.parquet" for p in probes}
+        if s_path.is_file() and c_path.is_file() and all(f.is_file() for f in p_paths.values()):
+            tables = {name: pd.read_parquet(f) for name, f in p_paths.items()}
+            if tables:
+                walls = _probe_walls(folder)
+                for name, t in tables.items():
+                    t.attrs["wall_s"] = walls.get(name)
+            return (pd.read_parquet(s_path), pd.read_parquet(c_path)) + ((tables,) if probes else ())
         ctx.apply_threads()
         from sims.distill import train_students
 
-        res = train_students(run, strategies, cfg, device=ctx.device, progress=ctx.progress)
+        res = train_students(run, strategies, cfg, device=ctx.device, progress=ctx.progress, probes=probes)
         summary, curves = _as_frames(res)
         folder.mkdir(parents=True, exist_ok=True)
         for df, p in ((summary, s_path), (curves, c_path)):
             atomic_write_parquet(p, df, index=None)
-        write_text_atomic(folder / "config.json", json.dumps({"label": label, "student": cfg.to_dict()}, indent=1))
-        return summary, curves
+        for name, f in p_paths.items():
+            atomic_write_parquet(f, res.probes[name], index=None)
+            res.probes[name].attrs["wall_s"] = res.meta.get("probe_wall_s", {}).get(name)
+        write_text_atomic(folder / "config.json", json.dumps(
+            {"label": label, "student": cfg.to_dict(), "probes": [p.settings() for p in probes],
+             "probe_wall_s": res.meta.get("probe_wall_s", {})}, indent=1))
+        return (summary, curves) + (({n: res.probes[n] for n in p_paths},) if probes else ())
 
     return ctx.memoize(key, build)
+
+
+def _probe_walls(folder) -> dict:
+    try:
+        rec = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    walls = rec.get("probe_wall_s") if isinstance(rec, dict) else None
+    return walls if isinstance(walls, dict) else {}
 
 
 def _as_frames(res) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -1,5 +1,6 @@
 """The PCFG claims (Panigrahi et al., ICLR 2025, §5; docs/paper.md §5): loss phases, n-gram
-dependence, and 2-shot distillation from the middle of the sharp loss drop.
+dependence, 2-shot distillation from the middle of the sharp loss drop, and the students'
+non-terminal probe (progressive vs CE).
 
 One masked-language-model teacher (a BERT-style encoder on BOS + a window of terminals of a
 cfg3b grammar, started at a lower symbol at the CPU scale) is trained with a checkpoint grid;
@@ -42,7 +43,16 @@ Verdict rules (written before any run):
       text run, whose student budget equalled mid): the claim is tested only when the student
       budget exceeds mid, so that 2-shot@mid switches to the final teacher; otherwise 2-shot@mid
       is one-shot from the mid checkpoint and the verdict is inconclusive, with a note.
-Figures: the teacher's loss with its phases and M_robust(3) per checkpoint; student loss curves.
+  pcfg_nt (PCFG only; the students of pcfg_two_shot, probed while they train by
+      ``sims.pcfg_probe.StudentNTProbe``: the CE and progressive members at evenly spaced student
+      steps, step 0 included for the record; fixed probe strings):
+      A_X(s) = mean over probed student steps t > 0 and over probed levels of student X's NT-probe
+      accuracy (seed s);
+      d_nt(s) = A_progressive(s) − A_ce(s); pcfg_nt holds when the 90% bootstrap interval of d_nt
+      (median_ci) lies above 0; does not hold when the median of d_nt is <= 0; else inconclusive.
+Figures: the teacher's loss with its phases and M_robust(3) per checkpoint; student loss curves; 2-shot by
+its first checkpoint (the paper's sweep: flat, mid, slow and the final step = one-shot);
+NT-probe accuracy per student step and strategy (median over seeds), one panel per level.
 """
 from __future__ import annotations
 
@@ -58,7 +68,8 @@ from . import _runs
 from ._claims import ClaimResult, Context, fmt, median_ci
 
 __all__ = ["main", "pcfg_configs", "sequence_claims", "unigram_loss", "phases_verdict", "ngram_verdict",
-           "two_shot_verdict", "two_shot_loss_verdict", "UNIGRAM_MARGIN", "PCFG_CLAIMS"]
+           "two_shot_verdict", "two_shot_loss_verdict", "UNIGRAM_MARGIN", "PCFG_CLAIMS", "PCFG_NT_CLAIM",
+           "nt_probe_settings", "nt_verdict", "nt_differences", "nt_claim"]
 
 UNIGRAM_MARGIN = 0.05  # nats above the unigram loss where the flat phase may start
 
@@ -244,8 +255,9 @@ def sequence_claims(ctx: Context, cfg: dict, setting: str, texts: dict) -> list[
     firsts = sorted({mid, flat_ckpt, slow_ckpt})
     strategies = [CE(), OneShot(), Progressive(interval=base.progressive_interval)] + [
         TwoShot(name=f"two_shot@{s}", checkpoint=int(s)) for s in firsts]
-    summary, curves = _runs.get_students(ctx, run, base.replace(strategies=("ce",)), label=f"{setting} students",
-                                         strategies=strategies)
+    probes = [_nt_probe(run, ctx, base)] if setting == "pcfg" else None
+    summary, curves, *tables = _runs.get_students(ctx, run, base.replace(strategies=("ce",)), label=f"{setting} students",
+                                                  strategies=strategies, probes=probes)
     fl = _final_losses(summary)
     fa = summary.pivot_table(index="seed", columns="strategy", values="final_accuracy", aggfunc="first")
     half = _at_step(curves, base.steps / 2)
@@ -310,6 +322,8 @@ def sequence_claims(ctx: Context, cfg: dict, setting: str, texts: dict) -> list[
                f"Students: {_describe(base)}, {base.steps} steps; 2-shot uses its first checkpoint for as many student "
                f"steps as its step, then the final teacher. mid = steepest loss fall of the teacher "
                f"(curriculum.Transition).\n\n" + "\n".join(lines) + "\n\n" + "\n".join(half_lines))))
+    if setting == "pcfg":
+        res.append(nt_claim(ctx, tables[0]["nt"], base))
     return res
 
 
@@ -319,6 +333,104 @@ def _at_step(curves: pd.DataFrame, step: float) -> pd.DataFrame:
     evals = np.unique(curves.step.to_numpy())
     nearest = int(evals[np.argmin(np.abs(evals - step))])
     return curves[curves.step == nearest]
+
+
+# ---- claim 4 (PCFG): the students' non-terminal probe, progressive vs CE
+PCFG_NT_CLAIM = ("the progressive student's non-terminal probe accuracy rises faster than the CE student's",
+                 "progressive students learn the non-terminal structure faster (a linear probe of the last hidden "
+                 "layer predicts each token's ancestor per level; the paper gives no values)")
+
+
+def nt_probe_settings(ctx: Context, student) -> dict:
+    """``sims.pcfg_probe.StudentNTProbe`` arguments of ctx's scale: the CE and progressive members at
+    9 evenly spaced student steps 0 .. student.steps; probe strings (train / test) 32 / 16 (quick),
+    128 / 64 (cpu), 256 / 128 (paper)."""
+    n_train = 256 if ctx.scale == "paper" else (32 if ctx.quick else 128)
+    steps = sorted({int(round(v)) for v in np.linspace(0, student.steps, 9)})
+    return dict(steps=steps, strategies=("ce", "progressive"), train_sequences=n_train, test_sequences=n_train // 2)
+
+
+def _nt_probe(run, ctx: Context, student):
+    from sims.pcfg_probe import StudentNTProbe
+
+    return StudentNTProbe(run, **nt_probe_settings(ctx, student))
+
+
+def nt_differences(nt: pd.DataFrame) -> pd.DataFrame:
+    """Per seed (index): A_ce, A_progressive (mean NT-probe accuracy over probed steps t > 0 and
+    levels) and d_nt = A_progressive - A_ce (module docstring)."""
+    later = nt[nt.step > 0]
+    a = later.groupby(["seed", "strategy"]).accuracy.mean().unstack("strategy")
+    return pd.DataFrame({"A_ce": a["ce"], "A_progressive": a["progressive"], "d_nt": a["progressive"] - a["ce"]})
+
+
+def nt_verdict(median: float, lo: float) -> str:
+    """pcfg_nt rule: holds when the 90% interval of d_nt lies above 0 (lo > 0); does not hold when its median is <= 0."""
+    if median <= 0:
+        return "does not hold"
+    return "holds" if lo > 0 else "inconclusive"
+
+
+def nt_claim(ctx: Context, nt: pd.DataFrame, student) -> ClaimResult:
+    """The pcfg_nt claim from the students' NT-probe table (strategy, seed, step, level, accuracy, majority)."""
+    t0 = time.perf_counter()
+    d = nt_differences(nt)
+    med, lo, hi = median_ci(d.d_nt.to_numpy(), np.random.default_rng(7))
+    verdict = nt_verdict(med, lo)
+    fig = _nt_figure(nt, ctx.figure_path("pcfg_nt.png"))
+    per_step = nt.groupby(["strategy", "step", "seed"]).accuracy.mean().groupby(["strategy", "step"]).median().unstack("step")
+    majority = nt.groupby("level").majority.first()
+    probe_wall = nt.attrs.get("wall_s")
+    lines = ["| strategy | " + " | ".join(f"step {int(c)}" for c in per_step.columns) + " |",
+             "|---|" + "---|" * len(per_step.columns)]
+    for name, row in per_step.iterrows():
+        lines.append(f"| {name} | " + " | ".join(f"{v:.3f}" for v in row.values) + " |")
+    wall_note = f"{probe_wall:.1f} s" if isinstance(probe_wall, (int, float)) else "not recorded"
+    return ClaimResult(
+        name="pcfg_nt", claim=PCFG_NT_CLAIM[0], claimed=PCFG_NT_CLAIM[1],
+        measured=(f"median d_nt = A_progressive − A_ce {med:+.4f} [{lo:+.4f}, {hi:+.4f}] (90% bootstrap); median A_ce "
+                  f"{d.A_ce.median():.4f}, A_progressive {d.A_progressive.median():.4f}"),
+        ratio=med, verdict=verdict, seeds=tuple(int(s) for s in d.index),
+        wall_s=(probe_wall if isinstance(probe_wall, (int, float)) else 0.0) + time.perf_counter() - t0,
+        figures=(fig,),
+        details=dict(d_nt=dict(per_seed=d.d_nt.round(4).tolist(), median=med, lo=lo, hi=hi),
+                     A_ce=d.A_ce.round(4).tolist(), A_progressive=d.A_progressive.round(4).tolist(),
+                     steps=sorted(int(s) for s in nt.step.unique()), levels=sorted(int(v) for v in nt.level.unique()),
+                     majority={int(k): round(float(v), 4) for k, v in majority.items()}, probe_wall_s=probe_wall),
+        notes=(f"Ratio = median d_nt (accuracy; > 0: the progressive student's probe is more accurate). A_X = mean over "
+               f"probed student steps t > 0 and levels of the probe accuracy; per seed {list(d.index)}: d_nt "
+               f"{fmt(d.d_nt.round(4).tolist())}. Probe: multinomial logistic regression on the students' last hidden "
+               f"layer (sims.pcfg_probe.StudentNTProbe), fixed probe strings; majority-class accuracy per level "
+               + ", ".join(f"{int(k)}: {v:.3f}" for k, v in majority.items())
+               + f". Time in the probe during student training: {wall_note}. Students: {_describe(student)}, "
+               f"{student.steps} steps.\n\nMean probe accuracy over levels (median over seeds) per probed step:\n\n"
+               + "\n".join(lines)))
+
+
+def _nt_figure(nt: pd.DataFrame, path) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ._claims import save_figure_atomic
+
+    levels = sorted(int(v) for v in nt.level.unique())
+    fig, axes = plt.subplots(1, len(levels), figsize=(3.2 * len(levels) + 1, 3.6), squeeze=False, sharey=True)
+    for ax, lv in zip(axes[0], levels):
+        at = nt[nt.level == lv]
+        for name, g in at.groupby("strategy", sort=False):
+            m = g.groupby("step").accuracy.median()
+            ax.plot(m.index, m.values, "-o", ms=3, label=name)
+        ax.axhline(float(at.majority.iloc[0]), color="0.6", ls=":", lw=1, label="majority class")
+        ax.set_title(f"level {lv}")
+        ax.set_xlabel("student step")
+    axes[0][0].set_ylabel("NT-probe accuracy (median over seeds)")
+    axes[0][-1].legend(fontsize=8)
+    fig.suptitle("PCFG students: non-terminal probe")
+    fig.tight_layout()
+    save_figure_atomic(fig, path)
+    return str(path)
 
 
 def _describe(cfg) -> str:

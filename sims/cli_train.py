@@ -269,8 +269,9 @@ def _parse_seeds(text: str) -> list[int]:
     return seeds
 
 
-def _existing_results(out: Path, cfg, run):
-    """StudentResults in ``out`` made with the same student config and teacher, else None."""
+def _existing_results(out: Path, cfg, run, probes=()):
+    """StudentResults in ``out`` made with the same student config and teacher (and the tables of
+    ``probes`` with the same settings), else None."""
     from .config import config_hash
     from .distill import StudentResults
 
@@ -280,7 +281,8 @@ def _existing_results(out: Path, cfg, run):
         return None
     same = (res.config is not None and config_hash(res.config) == config_hash(cfg)
             and res.meta.get("teacher_config_hash") == config_hash(run.config)
-            and res.meta.get("teacher_final_step") == run.final_step)
+            and res.meta.get("teacher_final_step") == run.final_step
+            and all(p.name in res.probes and (res.meta.get("probes") or {}).get(p.name) == p.settings() for p in probes))
     return res if same else None
 
 
@@ -303,8 +305,14 @@ def student_main(argv: list[str] | None = None) -> int:
     p.add_argument("--k-shot", help="k_shot pairs checkpoint:steps,checkpoint:steps (then the final teacher)")
     p.add_argument("--early-stop", action="store_true", help="stop once every student reached 99%%")
     p.add_argument("--force", action="store_true", help="retrain even if --out already holds these results")
+    g = p.add_argument_group("non-terminal probe (PCFG teachers)")
+    g.add_argument("--nt-every", type=int, help="probe every member's last hidden layer for each token's ancestors every "
+                   "N student steps (0 included): nt.parquet (sims.pcfg_probe.StudentNTProbe)")
+    g.add_argument("--nt-train", type=int, help="strings to fit the non-terminal probe (default 128; half as many to score it)")
     a = _parse(p, argv)
     try:
+        from parity_theory.validation import check_int
+
         from .config import StudentConfig
         from .distill import train_students, with_two_shot_checkpoint
         from .train import TeacherRun
@@ -329,7 +337,16 @@ def student_main(argv: list[str] | None = None) -> int:
         if a.early_stop:
             d["early_stop"] = True
         _model_optim(d, a)
+        if a.nt_train is not None and a.nt_every is None:
+            raise ValueError("--nt-train needs --nt-every (the student steps between non-terminal probes).")
+        for flag in ("nt_every", "nt_train"):
+            if getattr(a, flag) is not None:
+                check_int(getattr(a, flag), "--" + flag.replace("_", "-"))
         run = TeacherRun.load(a.teacher)
+        kind = getattr(run.config.task, "kind", "parity")
+        if a.nt_every is not None and kind != "pcfg":
+            raise ValueError(f"--nt-every needs a PCFG teacher (the non-terminal probe reads parse trees); "
+                             f"{str(a.teacher)!r} holds a {kind!r} run.")
         if getattr(run.config.task, "kind", "parity") in ("pcfg", "text") and "arch" not in d.get("model", {}):
             given = {k: v for k, v in d["model"].items() if k != "width"}  # a narrower student by default
             d["model"] = {**PCFG_MODEL, "arch": run.config.model.arch, "n_heads": 2, **given}
@@ -340,12 +357,30 @@ def student_main(argv: list[str] | None = None) -> int:
         if given is None and cfg.two_shot_checkpoint is not None:
             print(f"pdistill student: two_shot uses teacher checkpoint {cfg.two_shot_checkpoint} "
                   f"(steepest drop of the teacher's loss; --two-shot-checkpoint overrides)")
-        res = None if a.force else _existing_results(a.out, cfg, run)
+        probes = []
+        if a.nt_every is not None:
+            from .pcfg_probe import StudentNTProbe
+
+            n_train = a.nt_train if a.nt_train is not None else 128
+            probes.append(StudentNTProbe(run, every=a.nt_every, train_sequences=n_train,
+                                         test_sequences=max(n_train // 2, 1)))
+        res = None if a.force else _existing_results(a.out, cfg, run, probes)
         if res is None:
-            res = train_students(run, None, cfg, device=a.device, progress=not a.quiet, out_dir=a.out)
+            res = train_students(run, None, cfg, device=a.device, progress=not a.quiet, out_dir=a.out, probes=probes)
         else:
             print(f"pdistill student: {a.out} already holds these results (same config and teacher); --force retrains.")
     except (ValueError, TypeError, FileNotFoundError, FloatingPointError) as exc:
         return _fail("student", exc)
     print(f"{res.one_line()}  [{len(cfg.seeds)} seeds, {cfg.steps} steps; results in {a.out}/results.parquet]")
+    if probes:
+        print(_nt_line(res.probes["nt"], a.out))
     return 0
+
+
+def _nt_line(nt, out: Path) -> str:
+    """One line: per strategy, the median over seeds of the NT-probe accuracy (mean over levels) at the last probed step."""
+    last = int(nt.step.max())
+    acc = nt[nt.step == last].groupby(["strategy", "seed"], sort=False).accuracy.mean().groupby("strategy", sort=False).median()
+    levels = sorted(int(v) for v in nt.level.unique())
+    return (f"non-terminal probe at student step {last} (mean over levels {levels}, median over seeds): "
+            + ", ".join(f"{s}={v:.3f}" for s, v in acc.items()) + f"  [{nt.step.nunique()} probed steps; {out}/nt.parquet]")

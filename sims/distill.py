@@ -23,11 +23,17 @@ supervises it (None = labels):
                  none is given); s = given, or c.
 
 Per seed, all strategies share the student init and the data stream (paired comparison).
+
+Member probes (``MemberProbe``, e.g. ``sims.pcfg_probe.StudentNTProbe``) read the live ensemble at
+chosen student steps (in eval mode, the torch RNG state restored after): training is the same bit
+for bit with or without them; their rows are ``StudentResults.probes[name]`` and ``<name>.parquet``.
 """
 from __future__ import annotations
 
 import bisect
 import json
+import re
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,7 +59,7 @@ from .train import CheckpointError, TeacherRun, atomic_write_parquet, atomic_wri
 __all__ = [
     "Strategy", "CE", "OneShot", "Progressive", "KShot", "TwoShot", "make_strategy",
     "StudentResults", "train_students", "distill_targets", "mid_transition_checkpoint",
-    "with_two_shot_checkpoint",
+    "with_two_shot_checkpoint", "MemberProbe",
 ]
 
 
@@ -287,17 +293,96 @@ def distill_targets(teacher_logits: torch.Tensor, labels: torch.Tensor, tau: flo
     return soft_targets(labels, teacher_logits.shape[-1], teacher_logits, tau, alpha)
 
 
+# ----------------------------------------------------------------------------- member probes
+class MemberProbe:
+    """A probe of the students while they train: at every student step ``s`` with ``due(s)`` (s = 0
+    before any update, s = t + 1 after update t) ``train_students`` calls
+    ``probe(step, model, members) -> list of row dicts`` with the live ensemble (eval mode; the
+    probe must not change it) and ``members[e] = (strategy, seed)`` of member e. The rows of all
+    calls form ``StudentResults.probes[name]`` (columns ``columns``), saved as ``<name>.parquet``.
+
+    Due steps: the multiples of ``every`` (0 included) and the explicit ``steps``. ``settings()``
+    (JSON-able) describes the probe in manifests and cache keys; subclasses extend it."""
+
+    name: str = "probe"
+    columns: tuple[str, ...] = ()
+
+    def __init__(self, every: int | None = None, steps: Sequence[int] | None = None):
+        o = type(self).__name__
+        self.every = check_int(every, "every", allow_none=True, owner=o)
+        if steps is not None and (isinstance(steps, (str, bytes)) or not hasattr(steps, "__iter__")):
+            raise TypeError(f"{o}.steps must be None or a sequence of student steps (ints >= 0); got {steps!r}.")
+        self.steps = tuple(sorted({check_int(s, "steps[i]", lo=0, owner=o) for s in steps})) if steps is not None else ()
+        if self.every is None and not self.steps:
+            raise ValueError(f"{o}: give every (probe every this many student steps) or steps (a list of steps); got neither.")
+
+    def due(self, step: int) -> bool:
+        return step in self.steps or (self.every is not None and step % self.every == 0)
+
+    def settings(self) -> dict:
+        return {"kind": type(self).__name__, "name": self.name, "every": self.every, "steps": list(self.steps)}
+
+    def check_members(self, members: Sequence[tuple[str, int]]) -> None:
+        """Called once before training with ``members``; raise ValueError if the probe cannot serve them."""
+        return None
+
+    def __call__(self, step: int, model: torch.nn.Module, members: Sequence[tuple[str, int]]) -> list[dict]:  # pragma: no cover
+        raise NotImplementedError
+
+
+_PROBE_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
+_RESERVED = {"results", "curves", "config"}
+
+
+def _check_probes(probes) -> list[MemberProbe]:
+    if probes is None:
+        return []
+    if isinstance(probes, MemberProbe):
+        probes = [probes]
+    probes = list(probes)
+    names = []
+    for p in probes:
+        if not isinstance(p, MemberProbe):
+            raise TypeError(f"train_students: probes must be MemberProbe objects; got {type(p).__name__}.")
+        if not isinstance(p.name, str) or not _PROBE_NAME.match(p.name) or p.name in _RESERVED:
+            raise ValueError(f"train_students: a probe name must match [a-z][a-z0-9_]* and not be one of "
+                             f"{sorted(_RESERVED)} (it names <name>.parquet); got {p.name!r}.")
+        names.append(p.name)
+    if len(set(names)) != len(names):
+        raise ValueError(f"train_students: probe names must be distinct; got {names}.")
+    return probes
+
+
+def _probe_frames(probes: Sequence[MemberProbe], rows: dict[str, list]) -> dict[str, pd.DataFrame]:
+    return {p.name: pd.DataFrame(rows[p.name], columns=list(p.columns) or None) for p in probes}
+
+
+def _run_probe(probe: MemberProbe, step: int, model: torch.nn.Module, members, dev: torch.device) -> list[dict]:
+    """``probe(step, model, members)`` in eval mode (the mode restored after) with the torch RNG
+    state of the CPU (and of ``dev``) restored after, so that training continues as without it."""
+    was = model.training
+    model.eval()
+    try:
+        with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+            return list(probe(step, model, members))
+    finally:
+        model.train(was)
+
+
 # ----------------------------------------------------------------------------- results
 @dataclass
 class StudentResults:
     """summary: one row per (strategy, seed): strategy, seed, t95, t99, samples95, samples99,
-    final_accuracy, final_loss (held-out, last evaluation; inf = not reached). curves: strategy, seed, step, accuracy, loss, teacher_step."""
+    final_accuracy, final_loss (held-out, last evaluation; inf = not reached). curves: strategy, seed, step, accuracy, loss, teacher_step.
+    probes: {name: table} of the member probes (``MemberProbe``), saved as <name>.parquet; their
+    settings are ``meta["probes"][name]``."""
 
     summary: pd.DataFrame
     curves: pd.DataFrame
     config: StudentConfig | None = None
     teacher_dir: str | None = None
     meta: dict = field(default_factory=dict)
+    probes: dict = field(default_factory=dict)
 
     def median(self, column: str = "t95") -> pd.Series:
         """Median of ``column`` per strategy (inf counts as inf)."""
@@ -312,21 +397,25 @@ class StudentResults:
                 "teacher_dir": self.teacher_dir, **self.meta}
 
     def save(self, out_dir: str | Path) -> Path:
-        """Write results.parquet (summary), curves.parquet and config.json (manifest) atomically."""
+        """Write results.parquet (summary), curves.parquet, <probe>.parquet and config.json (manifest) atomically."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_parquet(out / "results.parquet", self.summary)
         atomic_write_parquet(out / "curves.parquet", self.curves)
+        for name, table in self.probes.items():
+            atomic_write_parquet(out / f"{name}.parquet", table)
         atomic_write_text(out / "config.json", json.dumps(self._record(), indent=2, sort_keys=True, default=str))
         return out
 
     @classmethod
-    def _save_partial(cls, out_dir, curves: pd.DataFrame, config, teacher_dir, meta) -> None:
-        """Curves of an interrupted run (no results.parquet; the manifest says complete: false)."""
+    def _save_partial(cls, out_dir, curves: pd.DataFrame, config, teacher_dir, meta, probes: dict | None = None) -> None:
+        """Curves (and probe rows) of an interrupted run (no results.parquet; the manifest says complete: false)."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         (out / "results.parquet").unlink(missing_ok=True)
         atomic_write_parquet(out / "curves.parquet", curves)
+        for name, table in (probes or {}).items():
+            atomic_write_parquet(out / f"{name}.parquet", table)
         rec = cls(pd.DataFrame(), curves, config, teacher_dir, meta)._record(complete=False)
         atomic_write_text(out / "config.json", json.dumps(rec, indent=2, sort_keys=True, default=str))
 
@@ -347,8 +436,16 @@ class StudentResults:
                              f"{type(rec).__name__}, not an object.")
         cfg = StudentConfig.from_dict(rec["config"]) if rec.get("config") else None
         meta = {k: v for k, v in rec.items() if k not in ("config", "config_hash", "teacher_dir", "kind", "complete")}
+        probes = {}
+        for name in meta.get("probes") or {}:
+            if not (isinstance(name, str) and _PROBE_NAME.match(name)) or name in _RESERVED:
+                raise ValueError(f"StudentResults.load: {str(out / 'config.json')!r} names a probe {name!r} that is not a "
+                                 "valid probe name.")
+            if not (out / f"{name}.parquet").is_file():
+                raise FileNotFoundError(f"StudentResults.load: {str(out / (name + '.parquet'))!r} (probe {name!r}) is missing.")
+            probes[name] = pd.read_parquet(out / f"{name}.parquet")
         return cls(pd.read_parquet(out / "results.parquet"), pd.read_parquet(out / "curves.parquet"), cfg,
-                   rec.get("teacher_dir"), meta)
+                   rec.get("teacher_dir"), meta, probes)
 
     def one_line(self) -> str:
         med = self.median("t95")
@@ -461,7 +558,8 @@ def student_claim(config: StudentConfig, run: TeacherRun) -> dict:
 def train_students(teacher_run: TeacherRun | str | Path, strategies: Sequence[str | Strategy] | None = None,
                    config: StudentConfig | None = None, device: str | torch.device = "auto",
                    progress: bool = True, manual_backward: bool = True,
-                   require_finished: bool = True, out_dir: str | Path | None = None) -> StudentResults:
+                   require_finished: bool = True, out_dir: str | Path | None = None,
+                   probes: MemberProbe | Sequence[MemberProbe] | None = None) -> StudentResults:
     """Distil students from ``teacher_run`` with every strategy x seed as one ensemble, through the
     one training loop (``sims.loop.run_loop``).
 
@@ -471,7 +569,11 @@ def train_students(teacher_run: TeacherRun | str | Path, strategies: Sequence[st
     interrupt) the curves so far are saved there as curves.parquet with ``"complete": false``.
     ``out_dir`` is typed, locked and claimed first (curriculum.folders.output_folder): a folder of
     another kind or of another student config / teacher is refused before any work.
+    ``probes``: member probes (:class:`MemberProbe`) called at their due student steps with the
+    live ensemble; they do not change training (same results bit for bit); their tables are
+    ``.probes[name]`` (and <name>.parquet in ``out_dir``, also when training stops early).
     """
+    probes = _check_probes(probes)
     run = teacher_run if isinstance(teacher_run, TeacherRun) else TeacherRun.load(teacher_run)
     cfg = config if config is not None else StudentConfig()
     if not isinstance(cfg, StudentConfig):
@@ -479,13 +581,13 @@ def train_students(teacher_run: TeacherRun | str | Path, strategies: Sequence[st
     # the strategy "two_shot" by name without a step: the toolkit's default (the steepest loss drop)
     cfg = with_two_shot_checkpoint(cfg, run, strategies if strategies is not None else None)
     if out_dir is None:
-        return _train_students(run, strategies, cfg, device, progress, manual_backward, require_finished, None)
+        return _train_students(run, strategies, cfg, device, progress, manual_backward, require_finished, None, probes)
     with output_folder(out_dir, "student", student_claim(cfg, run)):
-        return _train_students(run, strategies, cfg, device, progress, manual_backward, require_finished, out_dir)
+        return _train_students(run, strategies, cfg, device, progress, manual_backward, require_finished, out_dir, probes)
 
 
 def _train_students(run: TeacherRun, strategies, cfg: StudentConfig, device, progress: bool, manual_backward: bool,
-                    require_finished: bool, out_dir) -> StudentResults:
+                    require_finished: bool, out_dir, probes: list[MemberProbe] = ()) -> StudentResults:
     if require_finished and not run.finished:
         raise CheckpointError(f"train_students: teacher run {str(run.out_dir)!r} is unfinished (last checkpoint {run.final_step} "
                               f"of {run.config.steps}); finish it with train_teacher or pass require_finished=False.")
@@ -539,13 +641,31 @@ def _train_students(run: TeacherRun, strategies, cfg: StudentConfig, device, pro
     curve_cols = ["strategy", "seed", "step", "accuracy", "loss", "teacher_step"]
     meta = {"task": task.name, "strategies": [repr(s) for s in specs], "teacher_config_hash": config_hash(run.config),
             "teacher_final_step": run.final_step, "checkpoints_used": sorted(used)}
+    if probes:
+        meta["probes"] = {p.name: p.settings() for p in probes}
+    members = [(names[e // S], seeds[e % S]) for e in range(E)]
+    for p in probes:
+        p.check_members(members)
+    probe_rows: dict[str, list] = {p.name: [] for p in probes}
+    probe_wall = {p.name: 0.0 for p in probes}
+    if probes:
+        meta["probe_wall_s"] = probe_wall   # seconds spent in each probe (filled in as training runs)
+
+    def on_step(step: int) -> None:
+        for p in probes:
+            if p.due(step):
+                t0 = time.perf_counter()
+                probe_rows[p.name].extend(_run_probe(p, step, model, members, dev))
+                probe_wall[p.name] += time.perf_counter() - t0
+
     try:
         run_loop(model, opt, task, streams, spec, targets, task.eval_set(cfg.eval_size, cfg.eval_seed).to(dev),
                  member_stream=targets.seed_idx, member_names=member_names, on_record=on_record, stop=stop,
-                 progress=progress, manual_backward=manual_backward)
+                 progress=progress, manual_backward=manual_backward, on_step=on_step if probes else None)
     except BaseException:
         if out_dir is not None and rows:
-            StudentResults._save_partial(out_dir, pd.DataFrame(rows, columns=curve_cols), cfg, str(run.out_dir), meta)
+            StudentResults._save_partial(out_dir, pd.DataFrame(rows, columns=curve_cols), cfg, str(run.out_dir), meta,
+                                         _probe_frames(probes, probe_rows))
         raise
     curves = pd.DataFrame(rows, columns=curve_cols)
     summ = []
@@ -557,7 +677,7 @@ def _train_students(run: TeacherRun, strategies, cfg: StudentConfig, device, pro
                      "final_loss": float(g.loss.values[-1])})
     summary = pd.DataFrame(summ, columns=["strategy", "seed", "t95", "t99", "samples95", "samples99", "final_accuracy",
                                           "final_loss"])
-    res = StudentResults(summary, curves, cfg, str(run.out_dir), meta)
+    res = StudentResults(summary, curves, cfg, str(run.out_dir), meta, _probe_frames(probes, probe_rows))
     if out_dir is not None:
         res.save(out_dir)
     return res

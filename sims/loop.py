@@ -183,7 +183,8 @@ def run_loop(model: torch.nn.Module, opt: torch.optim.Optimizer, task: Task, str
              on_record: Callable[[int, dict], None] | None = None,
              on_checkpoint: Callable[[int, dict], None] | None = None,
              stop: Callable[[int, dict], bool] | None = None, progress: bool = True, manual_backward: bool = True,
-             divergence_hint: Callable[[], str] | None = None) -> int:
+             divergence_hint: Callable[[], str] | None = None,
+             on_step: Callable[[int], None] | None = None) -> int:
     """Train ``model`` from step ``start`` to ``spec.steps`` (see the module docstring).
 
     streams: the S data streams of ``task`` (state advanced in place); member_stream: LongTensor (E,)
@@ -191,7 +192,10 @@ def run_loop(model: torch.nn.Module, opt: torch.optim.Optimizer, task: Task, str
     evaluation: row = {"accuracy", "loss", "train_loss" (E,) numpy, "teacher_step": list}; a
     non-finite eval or train loss raises FloatingPointError naming the members, before on_record.
     on_checkpoint(step, row) runs at step 0 (fresh runs), every ckpt_every steps and the last step.
-    stop(step, row) -> True ends training early. Returns the last step trained.
+    stop(step, row) -> True ends training early. on_step(step) runs at step 0 (fresh runs, before
+    any update) and after every update (before that step's evaluation); it must leave the model,
+    the optimizer and every random stream as it found them (probes read the live model).
+    Returns the last step trained.
     """
     check_int(start, "start", lo=0, hi=spec.steps, owner="run_loop")
     dev = next(model.parameters()).device
@@ -219,6 +223,8 @@ def run_loop(model: torch.nn.Module, opt: torch.optim.Optimizer, task: Task, str
         return row
 
     if start == 0:
+        if on_step is not None:
+            on_step(0)
         row = record(0, np.full(E, np.nan))
         if stop is not None and stop(0, row):
             return 0
@@ -234,6 +240,8 @@ def run_loop(model: torch.nn.Module, opt: torch.optim.Optimizer, task: Task, str
         run_loss += loss
         n_acc += 1
         step = t + 1
+        if on_step is not None:
+            on_step(step)
         if step % spec.eval_every == 0 or (spec.ckpt_every is not None and step % spec.ckpt_every == 0) or step == spec.steps:
             row = record(step, (run_loss / n_acc).cpu().numpy())
             run_loss.zero_()

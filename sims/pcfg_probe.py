@@ -13,6 +13,9 @@ docs/text.md).
   predicts each terminal's ancestor at depth d (d = 1 .. depth - 1); trained on one set of
   strings (L-BFGS, L2 penalty ``l2`` * ||W||^2), scored on another. ``nt_table`` -> step, level,
   accuracy, majority (the accuracy of always predicting the most frequent ancestor).
+  ``StudentNTProbe`` is the same probe on the students while they train (``train_students(...,
+  probes=[...])``): every member's hidden states from one forward of the ensemble, then the same
+  per-member probe; -> strategy, seed, step, level, accuracy, majority (nt.parquet).
 * ``cli_main``: ``pdistill probe RUN_DIR --out OUT`` for a PCFG or text teacher run (``sims.probe``
   hands them over): ngram.parquet, nt.parquet (PCFG, unless ``--no-nt``), summary.json and
   phases.png (the held-out loss with its three phases, ``curriculum.loss_phases``, and the
@@ -33,11 +36,14 @@ import torch
 
 from parity_theory.validation import check_int
 
+from .distill import MemberProbe
+
 __all__ = ["model_predictor", "probe_strings", "probe_tokens", "ngram_table", "nt_table", "linear_probe_accuracy", "plot_phases",
-           "cli_main", "NGRAM_COLUMNS", "NT_COLUMNS"]
+           "cli_main", "NGRAM_COLUMNS", "NT_COLUMNS", "STUDENT_NT_COLUMNS", "StudentNTProbe"]
 
 NGRAM_COLUMNS = ["step", "span", "kind", "median", "q25", "q75", "count"]
 NT_COLUMNS = ["step", "level", "accuracy", "majority"]
+STUDENT_NT_COLUMNS = ["strategy", "seed", "step", "level", "accuracy", "majority"]
 
 
 def model_predictor(model: torch.nn.Module, member: int = 0, batch_size: int = 1024) -> Callable[[np.ndarray], np.ndarray]:
@@ -119,37 +125,119 @@ def linear_probe_accuracy(train_x: torch.Tensor, train_y: np.ndarray, test_x: to
     return float((pred == np.asarray(test_y)).mean())
 
 
-def _nt_features(model, task, tokens: np.ndarray, sample) -> tuple[torch.Tensor, np.ndarray]:
-    """Hidden states (N, d) at every terminal of the window and the ancestors (N, D) of those tokens."""
+class _NTProbeData:
+    """The fixed probe strings of the non-terminal probe: train / test token batches (BOS + W
+    terminals) and their samples (ancestors) from seeds ``seed`` / ``seed + 7919``, and the levels
+    probed (default 1 .. depth - 1)."""
+
+    def __init__(self, task, train_sequences: int, test_sequences: int, seed: int, levels: Sequence[int] | None):
+        self.task = task
+        self.train_tokens, self.train = probe_strings(task, train_sequences, seed, labels=True)
+        self.test_tokens, self.test = probe_strings(task, test_sequences, seed + 7919, labels=True)
+        depth = self.train.flat_ancestors.shape[1]
+        if depth < 2:
+            raise ValueError(f"the non-terminal probe needs a grammar of depth >= 2 (ancestors below the start symbol); got depth {depth}.")
+        self.levels = list(range(1, depth)) if levels is None else \
+            [check_int(v, "level", lo=1, hi=depth - 1) for v in levels]
+
+    def rows(self, model, members: Sequence[int] = (0,)) -> list[tuple[int, int, float, float]]:
+        """(member, level, accuracy, majority) for each of ``members`` of ``model`` and each level:
+        hidden states of every member from one forward per batch, then one probe per member and level."""
+        xtr, atr = _nt_features(model, self.task, self.train_tokens, self.train)
+        xte, ate = _nt_features(model, self.task, self.test_tokens, self.test)
+        out = []
+        for lv in self.levels:
+            vals, counts = np.unique(atr[:, lv], return_counts=True)
+            majority = float((ate[:, lv] == vals[counts.argmax()]).mean())
+            for e in members:
+                out.append((int(e), int(lv), linear_probe_accuracy(xtr[e], atr[:, lv], xte[e], ate[:, lv]), majority))
+        return out
+
+
+def _nt_features(model, task, tokens: np.ndarray, sample, batch_size: int = 256) -> tuple[torch.Tensor, np.ndarray]:
+    """Hidden states (E, N, d) of every member at every terminal of the window (N = terminals of all
+    strings, float32 on the CPU) and the ancestors (N, D) of those tokens; ``model.hidden`` (E, B, T, d)."""
+    dev = next(model.parameters()).device
+    x = torch.as_tensor(np.asarray(tokens), dtype=torch.long)
     with torch.no_grad():
-        h = model.hidden(torch.as_tensor(tokens))[0]                                 # (B, T, d)
+        h = torch.cat([model.hidden(x[s:s + batch_size].to(dev)).float().cpu()
+                       for s in range(0, x.shape[0], batch_size)], dim=1)                 # (E, B, T, d)
     feats, anc = [], []
     for i, a in enumerate(sample.ancestors):
         n = min(len(a), task.window)
-        feats.append(h[i, 1:1 + n])
+        feats.append(h[:, i, 1:1 + n])
         anc.append(a[:n])
-    return torch.cat(feats).float(), np.concatenate(anc).astype(np.int64)
+    return torch.cat(feats, dim=1), np.concatenate(anc).astype(np.int64)
 
 
 def nt_table(run, *, train_sequences: int = 128, test_sequences: int = 64, seed: int = 0,
              steps: Sequence[int] | None = None, levels: Sequence[int] | None = None, device="cpu") -> pd.DataFrame:
     """Non-terminal probe accuracy per checkpoint and ancestor depth (see the module docstring)."""
-    task = _pcfg_task(run)
-    tr_tok, tr = probe_strings(task, train_sequences, seed, labels=True)
-    te_tok, te = probe_strings(task, test_sequences, seed + 7919, labels=True)
-    depth = tr.flat_ancestors.shape[1]
-    levels = list(range(1, depth)) if levels is None else [check_int(v, "level", lo=1, hi=depth - 1) for v in levels]
+    data = _NTProbeData(_pcfg_task(run), train_sequences, test_sequences, seed, levels)
     rows = []
     for step in _steps(run, steps):
-        model = run.load_model(step, device).cpu()
-        xtr, atr = _nt_features(model, task, tr_tok, tr)
-        xte, ate = _nt_features(model, task, te_tok, te)
-        for lv in levels:
-            vals, counts = np.unique(atr[:, lv], return_counts=True)
-            majority = float((ate[:, lv] == vals[counts.argmax()]).mean())
-            acc = linear_probe_accuracy(xtr, atr[:, lv], xte, ate[:, lv])
-            rows.append({"step": int(step), "level": int(lv), "accuracy": acc, "majority": majority})
+        model = run.load_model(step, device)
+        for _, lv, acc, majority in data.rows(model, (0,)):
+            rows.append({"step": int(step), "level": lv, "accuracy": acc, "majority": majority})
     return pd.DataFrame(rows, columns=NT_COLUMNS)
+
+
+class StudentNTProbe(MemberProbe):
+    """The non-terminal probe of students during training (a ``sims.distill.MemberProbe``, name
+    "nt"): at every due student step, the hidden states of all members from one forward of the
+    ensemble on fixed probe strings (the same at every step), then ``linear_probe_accuracy`` per
+    member of ``strategies`` (default all) and level. Rows: STUDENT_NT_COLUMNS.
+
+    ``task``: the teacher's PCFG task (a ``PCFGTask``, its config, or a teacher run); ``every`` /
+    ``steps``: the probed student steps (``MemberProbe``); ``train_sequences`` / ``test_sequences``
+    / ``seed`` / ``levels``: as ``nt_table``."""
+
+    name = "nt"
+    columns = tuple(STUDENT_NT_COLUMNS)
+
+    def __init__(self, task, *, every: int | None = None, steps: Sequence[int] | None = None,
+                 strategies: Sequence[str] | None = None, train_sequences: int = 128, test_sequences: int = 64,
+                 seed: int = 0, levels: Sequence[int] | None = None):
+        super().__init__(every=every, steps=steps)
+        o = "StudentNTProbe"
+        if strategies is not None:
+            if isinstance(strategies, str) or not all(isinstance(v, str) for v in strategies) or not strategies:
+                raise TypeError(f"{o}.strategies must be None or a non-empty sequence of strategy names; got {strategies!r}.")
+            strategies = tuple(strategies)
+        self.strategies = strategies
+        self.train_sequences = check_int(train_sequences, "train_sequences", owner=o)
+        self.test_sequences = check_int(test_sequences, "test_sequences", owner=o)
+        self.seed = check_int(seed, "seed", lo=0, owner=o)
+        task = _pcfg_task(task) if hasattr(task, "out_dir") else _check_pcfg(task)
+        self.data = _NTProbeData(task, self.train_sequences, self.test_sequences, self.seed, levels)
+
+    def settings(self) -> dict:
+        return {**super().settings(), "strategies": None if self.strategies is None else list(self.strategies),
+                "train_sequences": self.train_sequences, "test_sequences": self.test_sequences, "seed": self.seed,
+                "levels": list(self.data.levels)}
+
+    def check_members(self, members: Sequence[tuple[str, int]]) -> None:
+        trained = sorted({name for name, _ in members})
+        missing = [s for s in (self.strategies or ()) if s not in trained]
+        if missing:
+            raise ValueError(f"StudentNTProbe.strategies names {missing}, which the students do not use; "
+                             f"their strategies are {trained}.")
+
+    def __call__(self, step: int, model, members: Sequence[tuple[str, int]]) -> list[dict]:
+        chosen = [e for e, (name, _) in enumerate(members) if self.strategies is None or name in self.strategies]
+        if not chosen:
+            return []
+        return [{"strategy": members[e][0], "seed": int(members[e][1]), "step": int(step), "level": lv,
+                 "accuracy": acc, "majority": majority} for e, lv, acc, majority in self.data.rows(model, chosen)]
+
+
+def _check_pcfg(task):
+    from .tasks import PCFGTask, as_task
+
+    t = as_task(task)
+    if not isinstance(t, PCFGTask):
+        raise ValueError(f"the non-terminal probe needs a PCFG task (text and parity have no parse tree); got a {t.name!r} task.")
+    return t
 
 
 def _sequence_task(run, kinds=("pcfg", "text")):

@@ -43,6 +43,46 @@ def test_teacher_and_student_cli_on_pcfg(tmp_path, capsys):
     assert rec["config"]["model"]["arch"] == "bert" and rec["config"]["model"]["n_heads"] == 1
 
 
+STUDENT = ["--strategies", "ce,progressive", "--seeds", "2", "--steps", "20", "--eval-every", "10", "--eval-size", "64",
+           "--batch", "8", "--n-layers", "1", "--n-heads", "1", "--head-dim", "4", "--device", "cpu", "--quiet",
+           "--threads", "1"]
+
+
+def test_student_cli_nt_probe(tmp_path, capsys):
+    """--nt-every 10 over 20 student steps probes steps 0, 10, 20: nt.parquet per strategy x seed x
+    step x level (cfg3b from 16: levels 1-3), a one-line summary; results equal those without it;
+    a second call with the same flags reuses the folder."""
+    tdir = tmp_path / "t"
+    assert pdistill(["teacher", *TINY, "--seed", "0", "--out", str(tdir)]) == 0
+    assert pdistill(["student", "--teacher", str(tdir), *STUDENT, "--out", str(tmp_path / "plain")]) == 0
+    capsys.readouterr()
+    argv = ["student", "--teacher", str(tdir), *STUDENT, "--out", str(tmp_path / "s"), "--nt-every", "10", "--nt-train", "16"]
+    assert pdistill(argv) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[-1].startswith("non-terminal probe at student step 20 (mean over levels [1, 2, 3]") and "ce=" in out[-1]
+    nt = pd.read_parquet(tmp_path / "s" / "nt.parquet")
+    assert sorted(nt.step.unique()) == [0, 10, 20] and set(nt.strategy) == {"ce", "progressive"} and len(nt) == 3 * 4 * 3
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "s" / "results.parquet"),
+                                  pd.read_parquet(tmp_path / "plain" / "results.parquet"), check_exact=True)
+    assert pdistill(argv) == 0
+    assert "already holds these results" in capsys.readouterr().out
+
+
+def test_student_nt_flags_need_a_pcfg_teacher(tmp_path, capsys):
+    tdir = tmp_path / "parity"
+    assert pdistill(["teacher", "--n", "8", "--k", "2", "--width", "16", "--steps", "4", "--ckpt-every", "2",
+                     "--eval-every", "2", "--eval-size", "64", "--out", str(tdir), "--device", "cpu", "--quiet",
+                     "--threads", "1"]) == 0
+    capsys.readouterr()
+    for extra, text in ((["--nt-every", "5"], "--nt-every needs a PCFG teacher"), (["--nt-train", "8"], "--nt-train needs --nt-every"),
+                        (["--nt-every", "0"], "--nt-every must be a positive int")):
+        rc = pdistill(["student", "--teacher", str(tdir), "--steps", "4", "--out", str(tmp_path / "s"), "--device", "cpu",
+                       "--quiet", "--threads", "1", *extra])
+        err = capsys.readouterr().err.strip()
+        assert rc == 2 and len(err.splitlines()) == 1 and text in err, err
+        assert not (tmp_path / "s").exists()
+
+
 @pytest.mark.parametrize("argv, text", [
     (["teacher", "--task", "pcfg", "--n", "10"], "--n set(s) a parity task"),
     (["teacher", "--window", "8"], "--window need(s) --task pcfg"),

@@ -10,8 +10,10 @@ import pytest
 import torch
 
 from curriculum.transition import loss_phases
-from paper_checks.check_pcfg import (ngram_verdict, pcfg_configs, phases_verdict, two_shot_loss_verdict,
-                                     two_shot_verdict, unigram_loss)
+import pandas as pd
+
+from paper_checks.check_pcfg import (ngram_verdict, nt_differences, nt_probe_settings, nt_verdict, pcfg_configs,
+                                     phases_verdict, two_shot_loss_verdict, two_shot_verdict, unigram_loss)
 from sims.tasks import PCFGTaskConfig
 
 
@@ -81,6 +83,34 @@ def test_two_shot_verdict_is_inconclusive_when_mid_never_switches(d, e_sign):
     assert two_shot_verdict(d, e, mid_switches=False) == "inconclusive"
 
 
+def test_nt_verdict():
+    assert nt_verdict(0.02, 0.001) == "holds"
+    assert nt_verdict(0.02, -0.01) == "inconclusive"
+    assert nt_verdict(0.0, -0.01) == "does not hold" and nt_verdict(-0.01, -0.05) == "does not hold"
+
+
+def test_nt_differences_average_steps_after_0_and_levels():
+    """A_X(s) = mean over steps t > 0 and levels; step 0 (any value) is left out."""
+    rows = []
+    for seed, bonus in ((0, 0.1), (1, -0.02)):
+        for step in (0, 10, 20):
+            for level in (1, 2):
+                for strat in ("ce", "progressive"):
+                    acc = 0.9 if step == 0 else 0.5 + 0.01 * level + (bonus if strat == "progressive" else 0.0)
+                    rows.append(dict(strategy=strat, seed=seed, step=step, level=level, accuracy=acc, majority=0.4))
+    d = nt_differences(pd.DataFrame(rows))
+    assert list(d.index) == [0, 1]
+    np.testing.assert_allclose(d.A_ce, [0.515, 0.515])
+    np.testing.assert_allclose(d.d_nt, [0.1, -0.02])
+
+
+def test_nt_probe_settings_are_evenly_spaced_with_step_0():
+    ctx = argparse.Namespace(quick=False, scale="cpu")
+    s = nt_probe_settings(ctx, argparse.Namespace(steps=500))
+    assert s["steps"][0] == 0 and s["steps"][-1] == 500 and 6 <= len(s["steps"]) <= 10
+    assert np.ptp(np.diff(s["steps"])) <= 1 and s["strategies"] == ("ce", "progressive")
+
+
 def test_unigram_loss_of_a_uniform_grammar(tmp_path):
     """Four terminals of marginal 1/4 each: H_u = ln 4 up to sampling; the empirical entropy of n
     draws is within ~ (K - 1) / (2n) + 5 * sqrt(Var / n) of it (here < 0.01 for n ≈ 3700)."""
@@ -91,7 +121,7 @@ def test_unigram_loss_of_a_uniform_grammar(tmp_path):
 
 
 def test_pcfg_claims_in_the_quick_report(claims_by_name, quick_report, check_accuracy_details):
-    for name in ("pcfg_phases", "pcfg_ngram", "pcfg_two_shot"):
+    for name in ("pcfg_phases", "pcfg_ngram", "pcfg_two_shot", "pcfg_nt"):
         c = claims_by_name[name]
         assert c["verdict"] in ("holds", "does not hold", "inconclusive") and c["measured"]
     for name in ("pcfg_phases.png", "pcfg_students.png", "pcfg_two_shot_sweep.png"):
@@ -103,6 +133,43 @@ def test_pcfg_claims_in_the_quick_report(claims_by_name, quick_report, check_acc
     s = pcfg_configs(Context(argparse.Namespace(quick=True, scale="cpu", device="cpu", out="o", cache_dir="c",
                                                 seeds=None)))["student"]
     check_accuracy_details(claims_by_name["pcfg_two_shot"], student_steps=s.steps, eval_every=s.eval_every)
+    nt = claims_by_name["pcfg_nt"]["details"]
+    assert nt["steps"][0] == 0 and len(nt["d_nt"]["per_seed"]) == len(claims_by_name["pcfg_nt"]["seeds"])
+    assert (quick_report["out"] / "pcfg_nt.png").is_file()
+    assert any(quick_report["cache"].rglob("nt.parquet"))  # cached beside the students' results
+
+
+def test_student_cache_key_includes_the_probe_settings(tmp_path):
+    """Two probe settings: two cache folders, the same training results; the same settings again: no new folder."""
+    from paper_checks import _runs
+    from paper_checks._claims import Context
+    from sims.config import ModelConfig, OptimConfig, StudentConfig, TeacherConfig
+    from sims.pcfg_probe import StudentNTProbe
+    from sims.train import train_teacher
+
+    torch.set_num_threads(1)
+    task = PCFGTaskConfig(grammar="cfg3b", start="16", window=12)
+    run = train_teacher(TeacherConfig(task=task, model=ModelConfig(arch="bert", n_layers=1, n_heads=2, head_dim=4),
+                                      optim=OptimConfig(name="adamw"), steps=10, batch=4, ckpt_every=5, eval_every=5,
+                                      eval_size=32), tmp_path / "t", device="cpu", progress=False)
+    student = StudentConfig(model=ModelConfig(arch="bert", n_layers=1, n_heads=1, head_dim=4), optim=OptimConfig(name="adamw"),
+                            steps=6, batch=4, eval_every=3, eval_size=32, seeds=(0,), strategies=("ce", "progressive"))
+
+    def ctx():
+        return Context(argparse.Namespace(quick=True, scale="cpu", device="cpu", no_progress=True, out=str(tmp_path / "o"),
+                                          cache_dir=str(tmp_path / "c"), seeds=None, threads=1, transformer=False))
+
+    def folders():
+        return sorted(p.parent.name for p in (tmp_path / "c").rglob("results.parquet"))
+
+    a = _runs.get_students(ctx(), run, student, probes=[StudentNTProbe(run, steps=(0, 6), train_sequences=8, test_sequences=4)])
+    b = _runs.get_students(ctx(), run, student, probes=[StudentNTProbe(run, steps=(0, 3), train_sequences=8, test_sequences=4)])
+    assert len(folders()) == 2 and sorted(a[2]["nt"].step.unique()) == [0, 6] and sorted(b[2]["nt"].step.unique()) == [0, 3]
+    pd.testing.assert_frame_equal(a[0], b[0], check_exact=True)
+    again = _runs.get_students(ctx(), run, student, probes=[StudentNTProbe(run, steps=(0, 6), train_sequences=8, test_sequences=4)])
+    assert len(folders()) == 2
+    pd.testing.assert_frame_equal(again[2]["nt"], a[2]["nt"], check_exact=True)
+    assert isinstance(again[2]["nt"].attrs["wall_s"], float)
 
 
 @pytest.mark.slow
