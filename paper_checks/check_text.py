@@ -97,7 +97,7 @@ def text_configs(ctx: Context) -> dict:
     teacher = TeacherConfig(task=task, model=ModelConfig(arch="bert", n_layers=2, n_heads=4, head_dim=16, init="gpt2"),
                             optim=adamw, steps=1600, batch=32, ckpt_every=100, eval_every=50, eval_size=512)
     student = StudentConfig(model=ModelConfig(arch="bert", n_layers=2, n_heads=1, head_dim=16, init="gpt2"),
-                            optim=adamw, steps=300, batch=32, eval_every=25, eval_size=256, seeds=seeds,
+                            optim=adamw, steps=600, batch=32, eval_every=50, eval_size=256, seeds=seeds,
                             strategies=strategies, progressive_interval=100)
     return dict(teacher=teacher, student=student, probe=dict(sequences=32, positions_per_sequence=8))
 

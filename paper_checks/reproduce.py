@@ -52,11 +52,11 @@ COST_MODEL = {  # device kind -> (overhead per step in s, sustained FLOP/s)
 }
 STEP_OVERHEAD_S, GPU_FLOPS = COST_MODEL["gpu"]
 # Jobs whose wall time at the default CPU scale was measured (docs/text.md, "CPU scale": one fresh-cache
-# `pdistill reproduce --only text --threads 1` on the shared 2-core machine); the CPU plan of that
+# `pdistill reproduce` with defaults on the idle 2-core machine, 2 torch threads); the CPU plan of that
 # scale shows these seconds instead of the cost model's (which misses the text students' softmax over
 # the vocabulary and the teacher forwards of several checkpoints per seed): job name -> seconds.
 MEASURED_CPU_S = {
-    "text teacher (BERT, masked LM)": 56.0,  # tokenizer training and window encoding included
+    "text teacher (BERT, masked LM)": 24.0,  # tokenizer training and window encoding included
     "text students, CE / one-shot / progressive / 3 x 2-shot": 160.0,
 }
 
@@ -166,7 +166,7 @@ def format_plan(rows: Sequence[dict], kind: str) -> str:
                  f"{peak / 2**30:>7.2f} GB peak")
     if any(r.get("measured") for r in rows):
         lines.append("  * measured, not estimated: wall time of one fresh-cache run on the shared 2-core development "
-                     "machine, 1 torch thread (docs/text.md)")
+                     "machine, idle, 2 torch threads (docs/text.md)")
     return "\n".join(lines)
 
 
