@@ -47,9 +47,11 @@ Verdict rules (written before any run):
       ``sims.pcfg_probe.StudentNTProbe``: the CE and progressive members at evenly spaced student
       steps, step 0 included for the record; fixed probe strings):
       A_X(s) = mean over probed student steps t > 0 and over probed levels of student X's NT-probe
-      accuracy (seed s);
+      accuracy (seed s) for the token's ancestor;
       d_nt(s) = A_progressive(s) − A_ce(s); pcfg_nt holds when the 90% bootstrap interval of d_nt
       (median_ci) lies above 0; does not hold when the median of d_nt is <= 0; else inconclusive.
+      The same mean for the span-end target (does the token end its ancestor's span; added to the
+      probe later) is reported only, never judged.
 Figures: the teacher's loss with its phases and M_robust(3) per checkpoint; student loss curves; 2-shot by
 its first checkpoint (the paper's sweep: flat, mid, slow and the final step = one-shot);
 NT-probe accuracy per student step and strategy (median over seeds), one panel per level.
@@ -371,16 +373,32 @@ def nt_verdict(median: float, lo: float) -> str:
     return "holds" if lo > 0 else "inconclusive"
 
 
-def nt_claim(ctx: Context, nt: pd.DataFrame, student) -> ClaimResult:
-    """The pcfg_nt claim from the students' NT-probe table (strategy, seed, step, level, accuracy, majority)."""
+def _by_target(nt: pd.DataFrame, target: str) -> pd.DataFrame:
+    """The rows of one probe target ("ancestor" or "span_end"; tables without a target column are ancestor rows)."""
+    if "target" not in nt.columns:
+        return nt if target == "ancestor" else nt.iloc[:0]
+    return nt[nt.target == target]
+
+
+def nt_claim(ctx: Context, nt_all: pd.DataFrame, student) -> ClaimResult:
+    """The pcfg_nt claim from the students' NT-probe table (strategy, seed, step, level, target, accuracy,
+    majority): judged on the ancestor target; the span-end target is reported only."""
     t0 = time.perf_counter()
+    nt = _by_target(nt_all, "ancestor")
+    ends = _by_target(nt_all, "span_end")
     d = nt_differences(nt)
+    d_end = nt_differences(ends) if len(ends) else None
     med, lo, hi = median_ci(d.d_nt.to_numpy(), np.random.default_rng(7))
     verdict = nt_verdict(med, lo)
-    fig = _nt_figure(nt, ctx.figure_path("pcfg_nt.png"))
+    fig = _nt_figure(nt_all, ctx.figure_path("pcfg_nt.png"))
     per_step = nt.groupby(["strategy", "step", "seed"]).accuracy.mean().groupby(["strategy", "step"]).median().unstack("step")
     majority = nt.groupby("level").majority.first()
-    probe_wall = nt.attrs.get("wall_s")
+    probe_wall = nt_all.attrs.get("wall_s")
+    end_note = "" if d_end is None else (
+        f" Span ends (reported only, no verdict): the same mean for the target 'the token ends its ancestor's span', "
+        f"median A_ce {d_end.A_ce.median():.4f}, A_progressive {d_end.A_progressive.median():.4f}, d per seed "
+        f"{fmt(d_end.d_nt.round(4).tolist())}; majority per level "
+        + ", ".join(f"{int(k)}: {v:.3f}" for k, v in ends.groupby('level').majority.first().items()) + ".")
     lines = ["| strategy | " + " | ".join(f"step {int(c)}" for c in per_step.columns) + " |",
              "|---|" + "---|" * len(per_step.columns)]
     for name, row in per_step.iterrows():
@@ -396,13 +414,16 @@ def nt_claim(ctx: Context, nt: pd.DataFrame, student) -> ClaimResult:
         details=dict(d_nt=dict(per_seed=d.d_nt.round(4).tolist(), median=med, lo=lo, hi=hi),
                      A_ce=d.A_ce.round(4).tolist(), A_progressive=d.A_progressive.round(4).tolist(),
                      steps=sorted(int(s) for s in nt.step.unique()), levels=sorted(int(v) for v in nt.level.unique()),
-                     majority={int(k): round(float(v), 4) for k, v in majority.items()}, probe_wall_s=probe_wall),
+                     majority={int(k): round(float(v), 4) for k, v in majority.items()}, probe_wall_s=probe_wall,
+                     span_end=None if d_end is None else dict(A_ce=d_end.A_ce.round(4).tolist(),
+                                                              A_progressive=d_end.A_progressive.round(4).tolist(),
+                                                              d=d_end.d_nt.round(4).tolist())),
         notes=(f"Ratio = median d_nt (accuracy; > 0: the progressive student's probe is more accurate). A_X = mean over "
                f"probed student steps t > 0 and levels of the probe accuracy; per seed {list(d.index)}: d_nt "
                f"{fmt(d.d_nt.round(4).tolist())}. Probe: multinomial logistic regression on the students' last hidden "
                f"layer (sims.pcfg_probe.StudentNTProbe), fixed probe strings; majority-class accuracy per level "
                + ", ".join(f"{int(k)}: {v:.3f}" for k, v in majority.items())
-               + f". Time in the probe during student training: {wall_note}. Students: {_describe(student)}, "
+               + f".{end_note} Time in the probe during student training: {wall_note}. Students: {_describe(student)}, "
                f"{student.steps} steps.\n\nMean probe accuracy over levels (median over seeds) per probed step:\n\n"
                + "\n".join(lines)))
 
@@ -416,18 +437,22 @@ def _nt_figure(nt: pd.DataFrame, path) -> str:
     from ._claims import save_figure_atomic
 
     levels = sorted(int(v) for v in nt.level.unique())
-    fig, axes = plt.subplots(1, len(levels), figsize=(3.2 * len(levels) + 1, 3.6), squeeze=False, sharey=True)
-    for ax, lv in zip(axes[0], levels):
-        at = nt[nt.level == lv]
-        for name, g in at.groupby("strategy", sort=False):
-            m = g.groupby("step").accuracy.median()
-            ax.plot(m.index, m.values, "-o", ms=3, label=name)
-        ax.axhline(float(at.majority.iloc[0]), color="0.6", ls=":", lw=1, label="majority class")
-        ax.set_title(f"level {lv}")
-        ax.set_xlabel("student step")
-    axes[0][0].set_ylabel("NT-probe accuracy (median over seeds)")
+    targets = [t for t in ("ancestor", "span_end") if len(_by_target(nt, t))]
+    fig, axes = plt.subplots(len(targets), len(levels), figsize=(3.2 * len(levels) + 1, 3.3 * len(targets)),
+                             squeeze=False, sharey="row")
+    for row, target in zip(axes, targets):
+        rows = _by_target(nt, target)
+        for ax, lv in zip(row, levels):
+            at = rows[rows.level == lv]
+            for name, g in at.groupby("strategy", sort=False):
+                m = g.groupby("step").accuracy.median()
+                ax.plot(m.index, m.values, "-o", ms=3, label=name)
+            ax.axhline(float(at.majority.iloc[0]), color="0.6", ls=":", lw=1, label="majority class")
+            ax.set_title(f"{target.replace('_', ' ')}, level {lv}", fontsize=9)
+            ax.set_xlabel("student step")
+        row[0].set_ylabel(f"{target.replace('_', ' ')} probe accuracy")
     axes[0][-1].legend(fontsize=8)
-    fig.suptitle("PCFG students: non-terminal probe")
+    fig.suptitle("PCFG students: non-terminal probe (median over seeds)")
     fig.tight_layout()
     save_figure_atomic(fig, path)
     return str(path)

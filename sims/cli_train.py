@@ -378,9 +378,11 @@ def student_main(argv: list[str] | None = None) -> int:
 
 
 def _nt_line(nt, out: Path) -> str:
-    """One line: per strategy, the median over seeds of the NT-probe accuracy (mean over levels) at the last probed step."""
+    """One line: per strategy, the median over seeds of the NT-probe accuracy of the ancestor (mean over
+    levels) at the last probed step."""
     last = int(nt.step.max())
-    acc = nt[nt.step == last].groupby(["strategy", "seed"], sort=False).accuracy.mean().groupby("strategy", sort=False).median()
+    at = nt[(nt.step == last) & (nt.target == "ancestor")]
+    acc = at.groupby(["strategy", "seed"], sort=False).accuracy.mean().groupby("strategy", sort=False).median()
     levels = sorted(int(v) for v in nt.level.unique())
-    return (f"non-terminal probe at student step {last} (mean over levels {levels}, median over seeds): "
+    return (f"non-terminal probe (ancestor) at student step {last} (mean over levels {levels}, median over seeds): "
             + ", ".join(f"{s}={v:.3f}" for s, v in acc.items()) + f"  [{nt.step.nunique()} probed steps; {out}/nt.parquet]")

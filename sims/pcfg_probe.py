@@ -10,12 +10,14 @@ docs/text.md).
   ``ngram_table`` -> step, span, kind, median, q25, q75, count.
 * non-terminal probe (PCFG only: text has no parse tree): a linear (multinomial logistic) probe on the frozen last hidden layer
   (``EnsembleSequenceTransformer.hidden``, before the final LayerNorm) of the unmasked input
-  predicts each terminal's ancestor at depth d (d = 1 .. depth - 1); trained on one set of
-  strings (L-BFGS, L2 penalty ``l2`` * ||W||^2), scored on another. ``nt_table`` -> step, level,
-  accuracy, majority (the accuracy of always predicting the most frequent ancestor).
-  ``StudentNTProbe`` is the same probe on the students while they train (``train_students(...,
-  probes=[...])``): every member's hidden states from one forward of the ensemble, then the same
-  per-member probe; -> strategy, seed, step, level, accuracy, majority (nt.parquet).
+  predicts, for each terminal and depth d (d = 1 .. depth - 1), its ancestor at depth d (target
+  "ancestor") and whether it ends that ancestor's span (target "span_end", 0/1); trained on one
+  set of strings (L-BFGS, L2 penalty ``l2`` * ||W||^2), scored on another. ``nt_table`` -> step,
+  level, target, accuracy, majority (the accuracy of always predicting the training set's most
+  frequent label). ``StudentNTProbe`` is the same probe on the students while they train
+  (``train_students(..., probes=[...])``): every member's hidden states from one forward of the
+  ensemble, then the same per-member probe; -> strategy, seed, step, level, target, accuracy,
+  majority (nt.parquet).
 * ``cli_main``: ``pdistill probe RUN_DIR --out OUT`` for a PCFG or text teacher run (``sims.probe``
   hands them over): ngram.parquet, nt.parquet (PCFG, unless ``--no-nt``), summary.json and
   phases.png (the held-out loss with its three phases, ``curriculum.loss_phases``, and the
@@ -39,11 +41,12 @@ from parity_theory.validation import check_int
 from .distill import MemberProbe
 
 __all__ = ["model_predictor", "probe_strings", "probe_tokens", "ngram_table", "nt_table", "linear_probe_accuracy", "plot_phases",
-           "cli_main", "NGRAM_COLUMNS", "NT_COLUMNS", "STUDENT_NT_COLUMNS", "StudentNTProbe"]
+           "cli_main", "NGRAM_COLUMNS", "NT_COLUMNS", "STUDENT_NT_COLUMNS", "NT_TARGETS", "StudentNTProbe"]
 
 NGRAM_COLUMNS = ["step", "span", "kind", "median", "q25", "q75", "count"]
-NT_COLUMNS = ["step", "level", "accuracy", "majority"]
-STUDENT_NT_COLUMNS = ["strategy", "seed", "step", "level", "accuracy", "majority"]
+NT_COLUMNS = ["step", "level", "target", "accuracy", "majority"]
+STUDENT_NT_COLUMNS = ["strategy", "seed", "step", "level", "target", "accuracy", "majority"]
+NT_TARGETS = ("ancestor", "span_end")  # the token's ancestor at the level; whether the token ends that ancestor's span
 
 
 def model_predictor(model: torch.nn.Module, member: int = 0, batch_size: int = 1024) -> Callable[[np.ndarray], np.ndarray]:
@@ -140,34 +143,42 @@ class _NTProbeData:
         self.levels = list(range(1, depth)) if levels is None else \
             [check_int(v, "level", lo=1, hi=depth - 1) for v in levels]
 
-    def rows(self, model, members: Sequence[int] = (0,)) -> list[tuple[int, int, float, float]]:
-        """(member, level, accuracy, majority) for each of ``members`` of ``model`` and each level:
-        hidden states of every member from one forward per batch, then one probe per member and level."""
-        xtr, atr = _nt_features(model, self.task, self.train_tokens, self.train)
-        xte, ate = _nt_features(model, self.task, self.test_tokens, self.test)
+    def rows(self, model, members: Sequence[int] = (0,)) -> list[tuple[int, int, str, float, float]]:
+        """(member, level, target, accuracy, majority) for each of ``members`` of ``model``, level and
+        target (NT_TARGETS): hidden states of every member from one forward per batch, then one probe
+        per member, level and target; majority = the test share of the training set's most frequent label."""
+        xtr, ytr = _nt_features(model, self.task, self.train_tokens, self.train)
+        xte, yte = _nt_features(model, self.task, self.test_tokens, self.test)
         out = []
         for lv in self.levels:
-            vals, counts = np.unique(atr[:, lv], return_counts=True)
-            majority = float((ate[:, lv] == vals[counts.argmax()]).mean())
-            for e in members:
-                out.append((int(e), int(lv), linear_probe_accuracy(xtr[e], atr[:, lv], xte[e], ate[:, lv]), majority))
+            for target in NT_TARGETS:
+                a, b = ytr[target][:, lv], yte[target][:, lv]
+                vals, counts = np.unique(a, return_counts=True)
+                majority = float((b == vals[counts.argmax()]).mean())
+                for e in members:
+                    acc = linear_probe_accuracy(xtr[e], a, xte[e], b) if len(vals) > 1 else majority
+                    out.append((int(e), int(lv), target, acc, majority))
         return out
 
 
-def _nt_features(model, task, tokens: np.ndarray, sample, batch_size: int = 256) -> tuple[torch.Tensor, np.ndarray]:
+def _nt_features(model, task, tokens: np.ndarray, sample, batch_size: int = 256) -> tuple[torch.Tensor, dict]:
     """Hidden states (E, N, d) of every member at every terminal of the window (N = terminals of all
-    strings, float32 on the CPU) and the ancestors (N, D) of those tokens; ``model.hidden`` (E, B, T, d)."""
+    strings, float32 on the CPU; ``model.hidden`` (E, B, T, d)) and the labels of those tokens:
+    {"ancestor": (N, D) int64 ancestor ids, "span_end": (N, D) int64 0/1 (the token ends its depth-d
+    ancestor's span in the whole string)}."""
     dev = next(model.parameters()).device
     x = torch.as_tensor(np.asarray(tokens), dtype=torch.long)
     with torch.no_grad():
         h = torch.cat([model.hidden(x[s:s + batch_size].to(dev)).float().cpu()
                        for s in range(0, x.shape[0], batch_size)], dim=1)                 # (E, B, T, d)
-    feats, anc = [], []
-    for i, a in enumerate(sample.ancestors):
+    feats, anc, ends = [], [], []
+    for i, (a, z) in enumerate(zip(sample.ancestors, sample.span_ends)):
         n = min(len(a), task.window)
         feats.append(h[:, i, 1:1 + n])
         anc.append(a[:n])
-    return torch.cat(feats, dim=1), np.concatenate(anc).astype(np.int64)
+        ends.append(z[:n])
+    return torch.cat(feats, dim=1), {"ancestor": np.concatenate(anc).astype(np.int64),
+                                     "span_end": np.concatenate(ends).astype(np.int64)}
 
 
 def nt_table(run, *, train_sequences: int = 128, test_sequences: int = 64, seed: int = 0,
@@ -177,8 +188,8 @@ def nt_table(run, *, train_sequences: int = 128, test_sequences: int = 64, seed:
     rows = []
     for step in _steps(run, steps):
         model = run.load_model(step, device)
-        for _, lv, acc, majority in data.rows(model, (0,)):
-            rows.append({"step": int(step), "level": lv, "accuracy": acc, "majority": majority})
+        for _, lv, target, acc, majority in data.rows(model, (0,)):
+            rows.append({"step": int(step), "level": lv, "target": target, "accuracy": acc, "majority": majority})
     return pd.DataFrame(rows, columns=NT_COLUMNS)
 
 
@@ -227,8 +238,8 @@ class StudentNTProbe(MemberProbe):
         chosen = [e for e, (name, _) in enumerate(members) if self.strategies is None or name in self.strategies]
         if not chosen:
             return []
-        return [{"strategy": members[e][0], "seed": int(members[e][1]), "step": int(step), "level": lv,
-                 "accuracy": acc, "majority": majority} for e, lv, acc, majority in self.data.rows(model, chosen)]
+        return [{"strategy": members[e][0], "seed": int(members[e][1]), "step": int(step), "level": lv, "target": target,
+                 "accuracy": acc, "majority": majority} for e, lv, target, acc, majority in self.data.rows(model, chosen)]
 
 
 def _check_pcfg(task):

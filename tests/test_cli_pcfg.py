@@ -59,9 +59,9 @@ def test_student_cli_nt_probe(tmp_path, capsys):
     argv = ["student", "--teacher", str(tdir), *STUDENT, "--out", str(tmp_path / "s"), "--nt-every", "10", "--nt-train", "16"]
     assert pdistill(argv) == 0
     out = capsys.readouterr().out.strip().splitlines()
-    assert out[-1].startswith("non-terminal probe at student step 20 (mean over levels [1, 2, 3]") and "ce=" in out[-1]
+    assert out[-1].startswith("non-terminal probe (ancestor) at student step 20 (mean over levels [1, 2, 3]") and "ce=" in out[-1]
     nt = pd.read_parquet(tmp_path / "s" / "nt.parquet")
-    assert sorted(nt.step.unique()) == [0, 10, 20] and set(nt.strategy) == {"ce", "progressive"} and len(nt) == 3 * 4 * 3
+    assert sorted(nt.step.unique()) == [0, 10, 20] and set(nt.strategy) == {"ce", "progressive"} and len(nt) == 3 * 4 * 3 * 2
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "s" / "results.parquet"),
                                   pd.read_parquet(tmp_path / "plain" / "results.parquet"), check_exact=True)
     assert pdistill(argv) == 0

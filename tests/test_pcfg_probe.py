@@ -44,7 +44,8 @@ def test_a_model_that_ignores_context_has_m_robust_zero():
 def test_nt_probe_recovers_an_ancestor_the_token_determines(tmp_path):
     """S -> A B A B; A -> a | b; B -> c | d (one rule a line): the depth-1 ancestor is A for a, b and B for c, d, so a
     linear probe on any hidden state that keeps the token identity (the residual stream does) is
-    exact on held-out strings, while the majority class scores 1/2."""
+    exact on held-out strings, while the majority class scores 1/2. Every A and B spans one
+    terminal, so every token ends its depth-1 span: the span-end label is always 1."""
     path = tmp_path / "ab.cfg"
     path.write_text("S -> A B A B\nA -> a\nA -> b\nB -> c\nB -> d\n")
     cfg = TeacherConfig(task=PCFGTaskConfig(grammar=str(path), window=4),
@@ -53,7 +54,9 @@ def test_nt_probe_recovers_an_ancestor_the_token_determines(tmp_path):
     run = train_teacher(cfg, tmp_path / "t", device="cpu", progress=False)
     nt = nt_table(run, train_sequences=32, test_sequences=32)
     assert list(nt.columns) == NT_COLUMNS and sorted(nt.step.unique()) == [0, 2] and set(nt.level) == {1}
-    assert (nt.accuracy == 1.0).all() and (nt.majority == 0.5).all()
+    anc, ends = nt[nt.target == "ancestor"], nt[nt.target == "span_end"]
+    assert len(anc) == len(ends) == 2 and (nt.accuracy == 1.0).all()
+    assert (anc.majority == 0.5).all() and (ends.majority == 1.0).all()
 
 
 def test_pdistill_probe_on_a_pcfg_run(tmp_path, capsys):

@@ -10,7 +10,7 @@ import torch
 
 from sims.config import ModelConfig, OptimConfig, StudentConfig, TaskConfig, TeacherConfig
 from sims.distill import MemberProbe, StudentResults, train_students
-from sims.pcfg_probe import STUDENT_NT_COLUMNS, StudentNTProbe
+from sims.pcfg_probe import NT_TARGETS, STUDENT_NT_COLUMNS, StudentNTProbe
 from sims.tasks import PCFGTaskConfig
 from sims.train import train_teacher
 
@@ -61,9 +61,10 @@ def test_probes_do_not_change_training_and_are_saved(teacher, tmp_path):
     assert list(table.columns) == STUDENT_NT_COLUMNS
     assert sorted(table.step.unique()) == [0, 5, 10, 15, 20] and set(table.strategy) == {"ce", "progressive"}
     assert set(table.seed) == {0, 1} and set(table.level) == {1, 2, 3}            # cfg3b from 16: depths 0..3
-    assert len(table) == 5 * 2 * 2 * 3 and table.accuracy.between(0, 1).all()
+    assert set(table.target) == set(NT_TARGETS)
+    assert len(table) == 5 * 2 * 2 * 3 * 2 and table.accuracy.between(0, 1).all()
     # step 0: both strategies of a seed are the same initial network
-    at0 = table[table.step == 0].pivot_table(index=["seed", "level"], columns="strategy", values="accuracy")
+    at0 = table[table.step == 0].pivot_table(index=["seed", "level", "target"], columns="strategy", values="accuracy")
     assert (at0.ce == at0.progressive).all()
     spy = probed.probes["spy"]
     assert spy.step.tolist() == [0, 7, 20] and not spy.training.any() and (spy.members == 6).all()
@@ -91,7 +92,8 @@ def test_an_interrupted_run_keeps_its_probe_rows(teacher, tmp_path):
 
 class _KnownHidden(torch.nn.Module):
     """A 2-member 'ensemble' whose hidden state at each terminal is, for member 0, the one-hot of
-    its ancestors at every depth (concatenated) and, for member 1, a constant. It knows the probe's
+    its ancestors at every depth (concatenated) followed by its span-end bit at every depth and, for
+    member 1, a constant. It knows the probe's
     two batches of strings (keyed by the whole batch: equal windows may have different parses)."""
 
     def __init__(self, data, n_symbols: int):
@@ -101,12 +103,13 @@ class _KnownHidden(torch.nn.Module):
         for tokens, sample in ((data.train_tokens, data.train), (data.test_tokens, data.test)):
             B, T = tokens.shape
             D = sample.ancestors[0].shape[1]
-            h = torch.zeros(2, B, T, D * n_symbols)
-            for b, anc in enumerate(sample.ancestors):
+            h = torch.zeros(2, B, T, D * n_symbols + D)
+            for b, (anc, ends) in enumerate(zip(sample.ancestors, sample.span_ends)):
                 for p in range(min(len(anc), T - 1)):
                     for d in range(D):
                         if anc[p, d] >= 0:
                             h[0, b, 1 + p, d * n_symbols + int(anc[p, d])] = 1.0
+                        h[0, b, 1 + p, D * n_symbols + d] = float(ends[p, d])
             h[1] = 0.5
             self.states[np.asarray(tokens, dtype=np.int64).tobytes()] = h
 
@@ -115,26 +118,28 @@ class _KnownHidden(torch.nn.Module):
 
 
 def test_nt_probe_on_models_of_known_behaviour():
-    """One-hot ancestors: the ancestor is a linear function of the features -> held-out accuracy 1.
-    Constant hidden state: standardised features are 0, only the bias is fitted, so the probe always
-    predicts the most frequent ancestor of the training strings: accuracy = that class's share of
-    the test tokens (computed here from the ancestors), < 1 at every level."""
+    """One-hot ancestors and span-end bits: each label is a linear function of the features -> held-out
+    accuracy 1. Constant hidden state: standardised features are 0, only the bias is fitted, so the
+    probe always predicts the most frequent label of the training strings: accuracy = that label's
+    share of the test tokens (computed here from the sampler's labels), < 1 at every level."""
     probe = StudentNTProbe(TASK, steps=(3,), train_sequences=64, test_sequences=32)
     g = TASK.make_grammar()
     model = _KnownHidden(probe.data, len(g.nonterminals))
     rows = pd.DataFrame(probe(3, model, [("ce", 0), ("progressive", 0)]))
     assert list(rows.columns) == STUDENT_NT_COLUMNS and (rows.step == 3).all() and set(rows.level) == {1, 2, 3}
     W = TASK.window
-    tr = np.concatenate([a[:W] for a in probe.data.train.ancestors])
-    te = np.concatenate([a[:W] for a in probe.data.test.ancestors])
-    for lv in (1, 2, 3):
-        vals, counts = np.unique(tr[:, lv], return_counts=True)
-        share = float((te[:, lv] == vals[counts.argmax()]).mean())
-        assert share < 1
-        one_hot = rows[(rows.level == lv) & (rows.strategy == "ce")].iloc[0]
-        const = rows[(rows.level == lv) & (rows.strategy == "progressive")].iloc[0]
-        assert one_hot.accuracy == 1.0 and const.accuracy == pytest.approx(share, abs=1e-12)
-        assert one_hot.majority == pytest.approx(share, abs=1e-12) and const.majority == one_hot.majority
+    for target, attr in (("ancestor", "ancestors"), ("span_end", "span_ends")):
+        tr = np.concatenate([a[:W] for a in getattr(probe.data.train, attr)]).astype(np.int64)
+        te = np.concatenate([a[:W] for a in getattr(probe.data.test, attr)]).astype(np.int64)
+        for lv in (1, 2, 3):
+            vals, counts = np.unique(tr[:, lv], return_counts=True)
+            share = float((te[:, lv] == vals[counts.argmax()]).mean())
+            assert share < 1
+            at = rows[(rows.level == lv) & (rows.target == target)]
+            one_hot = at[at.strategy == "ce"].iloc[0]
+            const = at[at.strategy == "progressive"].iloc[0]
+            assert one_hot.accuracy == 1.0 and const.accuracy == pytest.approx(share, abs=1e-12), (target, lv)
+            assert one_hot.majority == pytest.approx(share, abs=1e-12) and const.majority == one_hot.majority
     only_ce = StudentNTProbe(TASK, every=1, strategies=("ce",), train_sequences=64, test_sequences=32)
     assert {r["strategy"] for r in only_ce(0, model, [("ce", 0), ("progressive", 0)])} == {"ce"}
 

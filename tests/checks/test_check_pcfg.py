@@ -104,6 +104,30 @@ def test_nt_differences_average_steps_after_0_and_levels():
     np.testing.assert_allclose(d.d_nt, [0.1, -0.02])
 
 
+def test_nt_claim_judges_the_ancestor_target_only(tmp_path):
+    """Ancestor rows favour progressive on every seed (d = +0.05); span-end rows favour CE by far
+    (d = -0.3): the verdict reads the ancestor rows (holds), the span-end d is only reported."""
+    from paper_checks._claims import Context
+    from paper_checks.check_pcfg import nt_claim
+
+    rows = []
+    for seed in range(4):
+        for step in (0, 10, 20):
+            for strat in ("ce", "progressive"):
+                better = strat == "progressive"
+                rows.append(dict(strategy=strat, seed=seed, step=step, level=1, target="ancestor",
+                                 accuracy=0.5 + (0.05 + 0.001 * seed if better else 0.0), majority=0.4))
+                rows.append(dict(strategy=strat, seed=seed, step=step, level=1, target="span_end",
+                                 accuracy=0.9 - (0.3 if better else 0.0), majority=0.6))
+    ctx = Context(argparse.Namespace(quick=True, scale="cpu", device="cpu", no_progress=True, out=str(tmp_path / "o"),
+                                     cache_dir=str(tmp_path / "c"), seeds=None, threads=1, transformer=False))
+    (tmp_path / "o").mkdir()
+    res = nt_claim(ctx, pd.DataFrame(rows), argparse.Namespace(steps=20, model=argparse.Namespace(
+        arch="bert", n_layers=1, n_heads=1, head_dim=4), batch=4, optim=argparse.Namespace(name="adamw", lr=1e-3)))
+    assert res.verdict == "holds" and res.details["d_nt"]["median"] > 0.04
+    np.testing.assert_allclose(res.details["span_end"]["d"], [-0.3] * 4)
+
+
 def test_nt_probe_settings_are_evenly_spaced_with_step_0():
     ctx = argparse.Namespace(quick=False, scale="cpu")
     s = nt_probe_settings(ctx, argparse.Namespace(steps=500))
