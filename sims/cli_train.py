@@ -336,6 +336,7 @@ def student_main(argv: list[str] | None = None) -> int:
                 raise ValueError(f"--k-shot must look like 400:400,800:200; got {a.k_shot!r}.") from None
         if a.early_stop:
             d["early_stop"] = True
+        optim_from_file = "optim" in d
         _model_optim(d, a)
         if a.nt_train is not None and a.nt_every is None:
             raise ValueError("--nt-train needs --nt-every (the student steps between non-terminal probes).")
@@ -350,7 +351,8 @@ def student_main(argv: list[str] | None = None) -> int:
         if getattr(run.config.task, "kind", "parity") in ("pcfg", "text") and "arch" not in d.get("model", {}):
             given = {k: v for k, v in d["model"].items() if k != "width"}  # a narrower student by default
             d["model"] = {**PCFG_MODEL, "arch": run.config.model.arch, "n_heads": 2, **given}
-            d.setdefault("optim", dict(PCFG_OPTIM))
+            if not optim_from_file:  # as for the teacher: the PCFG optimizer under the optimizer flags given
+                d["optim"] = {**PCFG_OPTIM, **d.get("optim", {})}
         cfg = StudentConfig.from_dict(d)
         given = cfg.two_shot_checkpoint
         cfg = with_two_shot_checkpoint(cfg, run)

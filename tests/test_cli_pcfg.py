@@ -41,6 +41,15 @@ def test_teacher_and_student_cli_on_pcfg(tmp_path, capsys):
     assert curves[curves.strategy == "one_shot"].teacher_step.dropna().eq(30).all()
     rec = json.loads((sdir / "config.json").read_text())
     assert rec["config"]["model"]["arch"] == "bert" and rec["config"]["model"]["n_heads"] == 1
+    assert rec["config"]["optim"]["name"] == "adamw" and rec["config"]["optim"]["beta2"] == 0.95
+    # optimizer flags go on top of the PCFG optimizer (AdamW, beta2 0.95), as for the teacher
+    rc = pdistill(["student", "--teacher", str(tdir), "--strategies", "ce", "--seeds", "1", "--steps", "2",
+                   "--eval-every", "2", "--eval-size", "32", "--batch", "4", "--n-layers", "1", "--n-heads", "1",
+                   "--head-dim", "4", "--lr", "5e-3", "--schedule", "constant", "--out", str(tmp_path / "s2"),
+                   "--device", "cpu", "--quiet", "--threads", "1"])
+    assert rc == 0
+    optim = json.loads((tmp_path / "s2" / "config.json").read_text())["config"]["optim"]
+    assert (optim["name"], optim["beta2"], optim["lr"], optim["schedule"]) == ("adamw", 0.95, 0.005, "constant")
 
 
 STUDENT = ["--strategies", "ce,progressive", "--seeds", "2", "--steps", "20", "--eval-every", "10", "--eval-size", "64",
