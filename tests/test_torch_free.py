@@ -9,10 +9,11 @@ import sys
 import pytest
 
 
-def _fresh_import(names: list[str]) -> dict:
-    """Import ``names`` in a fresh interpreter: {'torch': loaded?, 'loaded': the names imported}."""
+def _fresh_import(names: list[str], use: str = "") -> dict:
+    """Run the code ``use`` (exercising the modules), then import ``names``, in a fresh interpreter:
+    {'torch': loaded?, 'loaded': the names imported}."""
     code = (
-        "import importlib, json, sys\n"
+        "import importlib, json, sys\n" + use +
         f"names = {names!r}\n"
         "for n in names: importlib.import_module(n)\n"
         "print(json.dumps({'torch': 'torch' in sys.modules, 'loaded': [n for n in names if n in sys.modules]}))\n"
@@ -42,17 +43,12 @@ def test_sims_pcfg_and_all_submodules_do_not_import_torch():
 
     names = sorted(m.name for m in pkgutil.walk_packages(sims.pcfg.__path__, prefix="sims.pcfg."))
     assert {"sims.pcfg.grammar", "sims.pcfg.inside", "sims.pcfg.ngram"} <= set(names)
-    code = (
-        "import importlib, json, sys\n"
-        "from sims.pcfg import Grammar\nimport numpy as np\n"
-        "g = Grammar.builtin('cfg3b'); s = g.sample(2, np.random.default_rng(0))\n"
-        "g.log_prob(s.tokens[0]); g.masked_distribution(s.tokens[1]); g.next_token_distribution(s.tokens[1][:9])\n"
-        f"names = {names!r}\n"
-        "for n in names: importlib.import_module(n)\n"
-        "print(json.dumps({'torch': 'torch' in sys.modules}))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert json.loads(out.strip().splitlines()[-1])["torch"] is False, "importing sims.pcfg pulled in torch"
+    use = ("from sims.pcfg import Grammar\nimport numpy as np\n"
+           "g = Grammar.builtin('cfg3b'); s = g.sample(2, np.random.default_rng(0))\n"
+           "g.log_prob(s.tokens[0]); g.masked_distribution(s.tokens[1]); g.next_token_distribution(s.tokens[1][:9])\n")
+    result = _fresh_import(names, use)
+    assert result["loaded"] == names
+    assert result["torch"] is False, "importing sims.pcfg pulled in torch"
 
 
 def test_sims_text_and_all_submodules_do_not_import_torch():
@@ -61,22 +57,17 @@ def test_sims_text_and_all_submodules_do_not_import_torch():
 
     names = sorted(m.name for m in pkgutil.walk_packages(sims.text.__path__, prefix="sims.text."))
     assert {"sims.text.corpus", "sims.text.tokenizer", "sims.text.windows", "sims.text.mlm"} <= set(names)
-    code = (
-        "import importlib, json, sys, tempfile, pathlib\n"
-        "import numpy as np\n"
-        "from sims.text import TextCorpus, mlm_batch\nfrom sims.pcfg import TokenLayout\n"
-        "d = pathlib.Path(tempfile.mkdtemp()); (d / 'a.txt').write_text('one two three\\n' * 50)\n"
-        "list(TextCorpus(d).segments())\n"
-        "lay = TokenLayout(5); x = np.zeros((4, 8), dtype=np.int64); x[:, 0] = lay.bos\n"
-        "mlm_batch(x, lay, 2, seed=0, step=0)\n"
-        "try:\n"
-        "    from sims.text import TokenizerSettings, train_tokenizer, encode_windows\n"
-        "    tok = train_tokenizer(TextCorpus(d), TokenizerSettings(vocab_size=300)); encode_windows(TextCorpus(d), tok, 8)\n"
-        "except ImportError:\n"
-        "    pass\n"
-        f"names = {names!r}\n"
-        "for n in names: importlib.import_module(n)\n"
-        "print(json.dumps({'torch': 'torch' in sys.modules}))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert json.loads(out.strip().splitlines()[-1])["torch"] is False, "importing sims.text pulled in torch"
+    use = ("import tempfile, pathlib\nimport numpy as np\n"
+           "from sims.text import TextCorpus, mlm_batch\nfrom sims.pcfg import TokenLayout\n"
+           "d = pathlib.Path(tempfile.mkdtemp()); (d / 'a.txt').write_text('one two three\\n' * 50)\n"
+           "list(TextCorpus(d).segments())\n"
+           "lay = TokenLayout(5); x = np.zeros((4, 8), dtype=np.int64); x[:, 0] = lay.bos\n"
+           "mlm_batch(x, lay, 2, seed=0, step=0)\n"
+           "try:\n"
+           "    from sims.text import TokenizerSettings, train_tokenizer, encode_windows\n"
+           "    tok = train_tokenizer(TextCorpus(d), TokenizerSettings(vocab_size=300)); encode_windows(TextCorpus(d), tok, 8)\n"
+           "except ImportError:\n"
+           "    pass\n")
+    result = _fresh_import(names, use)
+    assert result["loaded"] == names
+    assert result["torch"] is False, "importing sims.text pulled in torch"

@@ -53,3 +53,27 @@ def _check_accuracy_details(claim: dict, student_steps: int, eval_every: int) ->
 def check_accuracy_details():
     """The checks of the accuracy and half-budget details of a ``*_two_shot`` claim (PCFG and text)."""
     return _check_accuracy_details
+
+
+def _run_sequence_paper_shapes(c: dict, tmp_path, seq_len: int) -> None:
+    """The --scale paper masked-LM configs ``c`` (PCFG or text; 4 layers, 32 vs 8 heads of dim 8): a
+    teacher for 2 steps on a batch of 2 on CPU (d_model 256, input length ``seq_len``), then one
+    student of every strategy for 2 steps."""
+    from sims.distill import train_students
+    from sims.train import train_teacher
+
+    t, s = c["teacher"], c["student"]
+    run = train_teacher(t.replace(steps=2, batch=2, ckpt_every=1, eval_every=1, eval_size=4), tmp_path / "t",
+                        device="cpu", progress=False)
+    model = run.load_model(2, "cpu")
+    assert model.d_model == 256 and model.seq_len == seq_len and np.isfinite(run.history.loss).all()
+    res = train_students(run, None, s.replace(steps=2, batch=2, eval_every=1, eval_size=4, seeds=(0,),
+                                              two_shot_checkpoint=1, progressive_interval=1),
+                         device="cpu", progress=False)
+    assert len(res.summary) == 4 and np.isfinite(res.summary.final_loss).all()
+
+
+@pytest.fixture(scope="session")
+def run_sequence_paper_shapes():
+    """Train the paper-scale masked-LM shapes of a PCFG or text config for a few CPU steps."""
+    return _run_sequence_paper_shapes

@@ -197,25 +197,15 @@ def test_student_cache_key_includes_the_probe_settings(tmp_path):
 
 
 @pytest.mark.slow
-def test_paper_scale_pcfg_configs_run_a_few_steps_on_cpu(tmp_path):
+def test_paper_scale_pcfg_configs_run_a_few_steps_on_cpu(tmp_path, run_sequence_paper_shapes):
     """--scale paper: cfg3b, 4 layers, 32 (teacher) vs 8 (student) heads of dim 8, batch 512 —
     the same shapes trained for 2 steps on a batch of 2 on CPU, then students of every strategy."""
     from paper_checks._claims import Context
-    from sims.distill import train_students
-    from sims.train import train_teacher
 
-    torch.set_num_threads(1)
     ctx = Context(argparse.Namespace(quick=False, scale="paper", device="cpu", no_progress=True, out=str(tmp_path / "o"),
                                      cache_dir=str(tmp_path / "c"), seeds=None, threads=1, transformer=True))
     c = pcfg_configs(ctx)
     t, s = c["teacher"], c["student"]
     assert (t.model.n_layers, t.model.n_heads, t.model.head_dim, t.batch, t.task.grammar) == (4, 32, 8, 512, "cfg3b")
     assert (s.model.n_layers, s.model.n_heads, s.batch) == (4, 8, 512) and t.task.start is None
-    run = train_teacher(t.replace(steps=2, batch=2, ckpt_every=1, eval_every=1, eval_size=4), tmp_path / "t",
-                        device="cpu", progress=False)
-    model = run.load_model(2, "cpu")
-    assert model.d_model == 256 and model.seq_len == 513 and np.isfinite(run.history.loss).all()
-    res = train_students(run, None, s.replace(steps=2, batch=2, eval_every=1, eval_size=4, seeds=(0,),
-                                              two_shot_checkpoint=1, progressive_interval=1),
-                         device="cpu", progress=False)
-    assert len(res.summary) == 4 and np.isfinite(res.summary.final_loss).all()
+    run_sequence_paper_shapes(c, tmp_path, seq_len=513)

@@ -45,12 +45,12 @@ def test_text_claims_in_the_quick_report(claims_by_name, quick_report, check_acc
 
 
 @pytest.mark.slow
-def test_paper_scale_text_configs_run_a_few_steps_on_cpu(tmp_path):
+def test_paper_scale_text_configs_run_a_few_steps_on_cpu(tmp_path, run_sequence_paper_shapes):
     """--scale paper: V = 8192, windows of 128, 4 layers, 32 (teacher) vs 8 (student) heads of dim 8 —
     the same shapes trained for 2 steps on a batch of 2 on CPU, then students of every strategy."""
     torch.set_num_threads(1)
     c = text_configs(_ctx(tmp_path, False, "paper"))
-    _run_paper_shapes(c, tmp_path)
+    _run_paper_shapes(c, tmp_path, run_sequence_paper_shapes)
 
 
 def _user_corpus(folder, documents: int = 120, words: int = 200, seed: int = 0):
@@ -102,7 +102,7 @@ def test_reproduce_refuses_a_bad_corpus_in_one_line_before_any_work(tmp_path, ca
 
 
 @pytest.mark.slow
-def test_paper_scale_text_configs_run_a_few_steps_on_a_user_corpus(tmp_path):
+def test_paper_scale_text_configs_run_a_few_steps_on_a_user_corpus(tmp_path, run_sequence_paper_shapes):
     """``--scale paper --corpus PATH --text-field body``: the paper-scale shapes (V = 8192 asked for,
     windows of 128, 4 layers, 32 vs 8 heads of dim 8) on a small JSONL corpus split by documents,
     checked by ``check_corpus``, trained for 2 steps on a batch of 2 on CPU, then students of every strategy."""
@@ -116,22 +116,11 @@ def test_paper_scale_text_configs_run_a_few_steps_on_a_user_corpus(tmp_path):
     c = text_configs(ctx)
     task = as_task(c["teacher"].task)
     assert task.tokenizer.from_cache and len(task.eval.tokens) >= 1 and len(task.train.tokens) > len(task.eval.tokens)
-    _run_paper_shapes(c, tmp_path)
+    _run_paper_shapes(c, tmp_path, run_sequence_paper_shapes)
 
 
-def _run_paper_shapes(c: dict, tmp_path) -> None:
-    """The --scale paper text configs ``c`` (V = 8192, T = 128, 4 layers, 32 vs 8 heads of dim 8):
-    a teacher for 2 steps on a batch of 2 on CPU, then one student of every strategy for 2 steps."""
-    from sims.distill import train_students
-    from sims.train import train_teacher
-
-    t, s = c["teacher"], c["student"]
+def _run_paper_shapes(c: dict, tmp_path, runner) -> None:
+    """The --scale paper text configs ``c``: V = 8192, T = 128, then the shared paper-shape run."""
+    t = c["teacher"]
     assert (t.model.n_layers, t.model.n_heads, t.model.head_dim, t.task.window, t.task.vocab_size) == (4, 32, 8, 128, 8192)
-    run = train_teacher(t.replace(steps=2, batch=2, ckpt_every=1, eval_every=1, eval_size=4), tmp_path / "t",
-                        device="cpu", progress=False)
-    model = run.load_model(2, "cpu")
-    assert model.d_model == 256 and model.seq_len == 128 and np.isfinite(run.history.loss).all()
-    res = train_students(run, None, s.replace(steps=2, batch=2, eval_every=1, eval_size=4, seeds=(0,),
-                                              two_shot_checkpoint=1, progressive_interval=1),
-                         device="cpu", progress=False)
-    assert len(res.summary) == 4 and np.isfinite(res.summary.final_loss).all()
+    runner(c, tmp_path, seq_len=128)
