@@ -374,9 +374,7 @@ def nt_verdict(median: float, lo: float) -> str:
 
 
 def _by_target(nt: pd.DataFrame, target: str) -> pd.DataFrame:
-    """The rows of one probe target ("ancestor" or "span_end"; tables without a target column are ancestor rows)."""
-    if "target" not in nt.columns:
-        return nt if target == "ancestor" else nt.iloc[:0]
+    """The rows of one probe target ("ancestor" or "span_end", sims.pcfg_probe.NT_TARGETS)."""
     return nt[nt.target == target]
 
 
