@@ -21,9 +21,8 @@ import pandas as pd
 
 from curriculum.artifacts import ArtifactError, load_probe_table, write_probe_table
 from curriculum.provenance import source_hash
-from curriculum.io import atomic_write_parquet
 
-from ._claims import Context, write_text_atomic
+from ._claims import Context
 
 __all__ = [
     "engine_version",
@@ -182,42 +181,26 @@ def get_students(ctx: Context, run, cfg, label: str = "", strategies=None, probe
     key = "students:" + hashlib.sha256((thash + _hash(cfg) + skey).encode()).hexdigest()[:16]
 
     def build():
-        folder = ctx.cache_dir / engine_version(run.config.model.arch) / key.replace(":", "-")
-        s_path, c_path = folder / "results.parquet", folder / "curves.parquet"
-        p_paths = {p.name: folder / f"{p.name}.parquet" for p in probes}
-        if s_path.is_file() and c_path.is_file() and all(f.is_file() for f in p_paths.values()):
-            tables = {name: pd.read_parquet(f) for name, f in p_paths.items()}
-            if tables:
-                walls = _probe_walls(folder)
-                for name, t in tables.items():
-                    t.attrs["wall_s"] = walls.get(name)
-            return (pd.read_parquet(s_path), pd.read_parquet(c_path)) + ((tables,) if probes else ())
-        ctx.apply_threads()
-        from sims.distill import train_students
+        from sims.distill import StudentResults, train_students
 
-        res = train_students(run, strategies, cfg, device=ctx.device, progress=ctx.progress, probes=probes)
+        folder = ctx.cache_dir / engine_version(run.config.model.arch) / key.replace(":", "-")
+        try:  # the engine's own student folder (results, curves, <probe>.parquet, config.json)
+            res = StudentResults.load(folder)
+        except FileNotFoundError:
+            ctx.apply_threads()
+            res = train_students(run, strategies, cfg, device=ctx.device, progress=ctx.progress, probes=probes)
+            res.meta["label"] = label
+            res.save(folder)
         summary, curves = _as_frames(res)
-        folder.mkdir(parents=True, exist_ok=True)
-        for df, p in ((summary, s_path), (curves, c_path)):
-            atomic_write_parquet(p, df, index=None)
-        for name, f in p_paths.items():
-            atomic_write_parquet(f, res.probes[name], index=None)
-            res.probes[name].attrs["wall_s"] = res.meta.get("probe_wall_s", {}).get(name)
-        write_text_atomic(folder / "config.json", json.dumps(
-            {"label": label, "student": cfg.to_dict(), "probes": [p.settings() for p in probes],
-             "probe_wall_s": res.meta.get("probe_wall_s", {})}, indent=1))
-        return (summary, curves) + (({n: res.probes[n] for n in p_paths},) if probes else ())
+        if not probes:
+            return summary, curves
+        walls = res.meta.get("probe_wall_s") or {}
+        tables = {p.name: res.probes[p.name] for p in probes}
+        for name, table in tables.items():
+            table.attrs["wall_s"] = walls.get(name)
+        return summary, curves, tables
 
     return ctx.memoize(key, build)
-
-
-def _probe_walls(folder) -> dict:
-    try:
-        rec = json.loads((folder / "config.json").read_text())
-    except (OSError, ValueError):
-        return {}
-    walls = rec.get("probe_wall_s") if isinstance(rec, dict) else None
-    return walls if isinstance(walls, dict) else {}
 
 
 def _as_frames(res) -> tuple[pd.DataFrame, pd.DataFrame]:
